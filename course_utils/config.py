@@ -1,0 +1,115 @@
+"""The one place that decides sizes, epochs, data source, weights and fast mode.
+
+Everything is read from environment variables, so a teacher or CI can change it
+without touching a notebook:
+
+=======================  ==========================================================
+``COURSE_FAST``          ``1``: fast mode (small photo subset, 96 px, few epochs).
+``COURSE_DATA_DIR``      a folder in the ``flower_photos/<class>/*.jpg`` layout;
+                         unset: TFDS ``tf_flowers`` (downloads on first use).
+``COURSE_WEIGHTS``       a MobileNetV2 ``no_top`` ``.h5`` weights file;
+                         unset: ``imagenet`` (Keras downloads on first use).
+``COURSE_HOME``          where progress, caches and saved models go
+                         (default ``~/.transfer_course``).
+``COURSE_PROGRESS_FILE`` the quiz progress file (default ``$COURSE_HOME/progress.json``).
+``COURSE_IMAGE_SIZE``    override the image size (96, 128, 160, 192 or 224).
+``COURSE_PER_CLASS``     override the number of photos per class (0 = all).
+=======================  ==========================================================
+"""
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import CourseError
+from .messages import t
+
+SEED = 42
+SPLIT_RATIOS = (0.8, 0.1, 0.1)  # train / validation / test, stratified per class
+IMAGE_SIZES = (96, 128, 160, 192, 224)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All knobs of the course in one immutable object."""
+
+    fast: bool
+    image_size: int
+    batch_size: int
+    fe_epochs: int
+    ft_epochs: int
+    unfreeze_last: int
+    fine_tune_lr: float
+    per_class: int | None
+    data_dir: Path | None
+    weights: str
+    home: Path
+    progress_file: Path
+    seed: int = SEED
+    split_ratios: tuple = SPLIT_RATIOS
+
+    @property
+    def data_source(self):
+        """Human-readable name of the data source."""
+        return f"folder {self.data_dir}" if self.data_dir else "TFDS tf_flowers"
+
+    @property
+    def cache_dir(self):
+        """Folder for decoded photos and cached features."""
+        return self.home / "cache"
+
+    @property
+    def models_dir(self):
+        """Folder where lessons save trained models for later lessons."""
+        return self.home / "models"
+
+    def with_(self, **changes):
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def _flag(name, default=False):
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "tak"):
+        return True
+    if value.lower() in ("0", "false", "no", "nie"):
+        return False
+    raise CourseError(t("config.bad_flag", name=name, value=value))
+
+
+def _int(name, default):
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise CourseError(t("config.bad_int", name=name, value=value)) from None
+
+
+def _path(name):
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def get_settings():
+    """Read the settings from the environment (fast mode or full settings)."""
+    fast = _flag("COURSE_FAST") or _flag("CI")
+    home = _path("COURSE_HOME") or Path.home() / ".transfer_course"
+    per_class = _int("COURSE_PER_CLASS", 20 if fast else 0) or None
+    weights = os.environ.get("COURSE_WEIGHTS", "").strip() or "imagenet"
+    return Settings(
+        fast=fast,
+        image_size=_int("COURSE_IMAGE_SIZE", 96 if fast else 224),
+        batch_size=32,
+        fe_epochs=3 if fast else 10,
+        ft_epochs=2 if fast else 10,
+        unfreeze_last=20,
+        fine_tune_lr=1e-5,
+        per_class=per_class,
+        data_dir=_path("COURSE_DATA_DIR"),
+        weights=weights,
+        home=home,
+        progress_file=_path("COURSE_PROGRESS_FILE") or home / "progress.json",
+    )

@@ -1,0 +1,118 @@
+"""MobileNetV2 base, the classification head, and freezing / unfreezing helpers."""
+import os
+import re
+from collections import namedtuple
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from .config import IMAGE_SIZES, get_settings  # noqa: E402
+from .errors import CourseError  # noqa: E402
+from .messages import t  # noqa: E402
+
+ParamCounts = namedtuple("ParamCounts", "trainable non_trainable total")
+
+BLOCKS = ["stem"] + [f"block_{i}" for i in range(1, 17)] + ["Conv_1"]
+_BLOCK_RE = re.compile(r"^(block_\d+)_")
+
+
+def build_base(image_size=None, weights=None):
+    """Load MobileNetV2 without its top, with ImageNet weights (download or local file)."""
+    settings = get_settings()
+    image_size = image_size or settings.image_size
+    weights = weights or settings.weights
+    if image_size not in IMAGE_SIZES:
+        raise CourseError(t("model.bad_image_size", size=image_size, sizes=IMAGE_SIZES))
+    if weights not in ("imagenet", None) and not Path(weights).is_file():
+        raise CourseError(t("model.weights_missing", path=weights))
+    try:
+        return keras.applications.MobileNetV2(
+            input_shape=(image_size, image_size, 3), alpha=1.0,
+            include_top=False, weights=weights)
+    except Exception as exc:  # download failed (offline) or a broken file
+        if weights == "imagenet":
+            raise CourseError(t("model.download_failed", error=type(exc).__name__)) from None
+        raise CourseError(t("model.weights_unreadable", path=weights, error=exc)) from None
+
+
+def add_head(base, num_classes=5):
+    """Add the source's head: GlobalAveragePooling2D + Dense(num_classes, softmax)."""
+    features = keras.layers.GlobalAveragePooling2D(name="global_avg_pool")(base.output)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(features)
+    return keras.Model(inputs=base.input, outputs=outputs, name="flowers_mobilenetv2")
+
+
+def build_model(num_classes=5, image_size=None, weights=None):
+    """Return ``(model, base)``: a frozen MobileNetV2 base with the new head on top."""
+    base = build_base(image_size, weights)
+    freeze(base)
+    return add_head(base, num_classes), base
+
+
+def freeze(base):
+    """Freeze the whole base: no weight of it changes during training."""
+    base.trainable = False
+    return base
+
+
+def _check_depth(base, n):
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise CourseError(t("model.depth_not_int", value=n))
+    if not 0 <= n <= len(base.layers):
+        raise CourseError(t("model.depth_out_of_range", value=n, max=len(base.layers)))
+
+
+def unfreeze_last(base, n, keep_batchnorm_frozen=True):
+    """Make the last ``n`` layers of the base trainable; return how many are trainable.
+
+    BatchNorm layers stay frozen by default. In Keras 3 a BatchNormalization
+    layer with ``trainable=False`` runs in inference mode: it normalises with the
+    mean and variance it learned on ImageNet. If it were trainable it would use
+    the statistics of each small flower batch instead and overwrite its moving
+    averages, which shifts every feature the layers above were trained on and
+    can wipe out in one epoch what feature extraction achieved.
+    """
+    _check_depth(base, n)
+    return unfreeze_from(base, len(base.layers) - n, keep_batchnorm_frozen)
+
+
+def unfreeze_from(base, start, keep_batchnorm_frozen=True):
+    """Unfreeze the base from ``start`` on: a layer index, a block name or a layer name."""
+    if isinstance(start, str):
+        start = block_start_index(base, start)
+    _check_depth(base, start)
+    base.trainable = True
+    for i, layer in enumerate(base.layers):
+        layer.trainable = i >= start
+        if keep_batchnorm_frozen and isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    return sum(1 for layer in base.layers if layer.trainable)
+
+
+def block_of(layer_name):
+    """Name of the MobileNetV2 block a layer belongs to (stem, block_1..16, Conv_1)."""
+    match = _BLOCK_RE.match(layer_name)
+    if match:
+        return match.group(1)
+    if layer_name.startswith(("Conv_1", "out_relu")):
+        return "Conv_1"
+    return "stem"
+
+
+def block_start_index(base, name):
+    """Index of the first layer of a block (or of a layer) with this name."""
+    for i, layer in enumerate(base.layers):
+        if layer.name == name or block_of(layer.name) == name:
+            return i
+    raise CourseError(t("model.unknown_block", name=name, blocks=", ".join(BLOCKS)))
+
+
+def count_params(model):
+    """Count trainable, frozen (non-trainable) and all parameters of a model."""
+    if not isinstance(model, keras.Model):
+        raise CourseError(t("model.not_a_model", kind=type(model).__name__))
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
+    return ParamCounts(trainable, frozen, trainable + frozen)

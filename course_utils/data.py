@@ -1,0 +1,357 @@
+"""tf_flowers as train / validation / test pipelines, from TFDS or a local photo folder.
+
+Both sources give the same result: decoded ``uint8`` photos resized to the
+chosen size, labels numbered by the *sorted class names* (daisy, dandelion,
+roses, sunflowers, tulips), and the same seeded, stratified 80/10/10 split.
+MobileNetV2 preprocessing (pixels to [-1, 1]) happens in exactly one place:
+:func:`preprocess`, applied by the ``tf.data`` pipelines.
+"""
+import hashlib
+import io
+import json
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from PIL import Image, UnidentifiedImageError  # noqa: E402
+
+from .config import get_settings  # noqa: E402
+from .errors import CourseError  # noqa: E402
+from .messages import t  # noqa: E402
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
+TFDS_NAME = "tf_flowers"
+
+
+class CourseDataWarning(UserWarning):
+    """Photos were skipped (not images, corrupt): the warning names them."""
+
+
+@dataclass
+class FlowerData:
+    """Decoded photos of one split each, class names, and ``tf.data`` pipelines."""
+
+    class_names: list
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    names_train: list
+    names_val: list
+    names_test: list
+    source: str
+    batch_size: int = 32
+    seed: int = 42
+    label_mode: str = "categorical"
+    skipped: list = field(default_factory=list)
+
+    @property
+    def num_classes(self):
+        """Number of classes (5 for tf_flowers)."""
+        return len(self.class_names)
+
+    @property
+    def image_size(self):
+        """Side of the square photos in pixels."""
+        return int(self.x_train.shape[1])
+
+    def split(self, name):
+        """Return ``(photos, labels, names)`` of 'train', 'val' or 'test'."""
+        if name not in ("train", "val", "test"):
+            raise CourseError(t("data.bad_split", name=name))
+        return (getattr(self, f"x_{name}"), getattr(self, f"y_{name}"),
+                getattr(self, f"names_{name}"))
+
+    def dataset(self, name, shuffle=None, batch_size=None):
+        """A batched, preprocessed ``tf.data`` pipeline of one split."""
+        x, y, _ = self.split(name)
+        return make_dataset(x, y, self.num_classes, batch_size or self.batch_size,
+                            shuffle=(name == "train") if shuffle is None else shuffle,
+                            seed=self.seed, label_mode=self.label_mode)
+
+    @property
+    def train(self):
+        """Training pipeline (shuffled every epoch, seeded)."""
+        return self.dataset("train")
+
+    @property
+    def val(self):
+        """Validation pipeline."""
+        return self.dataset("val")
+
+    @property
+    def test(self):
+        """Test pipeline."""
+        return self.dataset("test")
+
+    def summary(self):
+        """One line per split: how many photos of each class."""
+        lines = [f"Źródło: {self.source}; rozmiar zdjęć: {self.image_size} px"]
+        for name in ("train", "val", "test"):
+            _, y, _ = self.split(name)
+            counts = np.bincount(y, minlength=self.num_classes)
+            per = ", ".join(f"{c}: {n}" for c, n in zip(self.class_names, counts))
+            lines.append(f"{name:5s} {len(y):5d} zdjęć ({per})")
+        return "\n".join(lines)
+
+
+def preprocess(images):
+    """MobileNetV2 preprocessing: uint8 pixels [0, 255] -> float32 in [-1, 1]."""
+    import tensorflow as tf
+    from keras.applications.mobilenet_v2 import preprocess_input
+
+    return preprocess_input(tf.cast(images, tf.float32))
+
+
+def make_dataset(x, y, num_classes, batch_size, shuffle=False, seed=42,
+                 label_mode="categorical"):
+    """Batch uint8 photos and labels into a preprocessed pipeline.
+
+    Fixed parallelism and a one-batch prefetch instead of AUTOTUNE: on a small
+    CPU the autotuner can stall every new iterator (every ``fit`` epoch).
+    """
+    import tensorflow as tf
+
+    labels = np.asarray(y, dtype=np.int64)
+    if label_mode == "categorical":
+        labels = np.eye(num_classes, dtype=np.float32)[labels]
+    ds = tf.data.Dataset.from_tensor_slices((x, labels))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda img, lab: (preprocess(img), lab), num_parallel_calls=2)
+    return ds.prefetch(1)
+
+
+def load_flowers(source=None, image_size=None, per_class=None, batch_size=None,
+                 seed=None, label_mode="categorical"):
+    """Load tf_flowers split 80/10/10: from ``source`` (a folder or 'tfds') or the config.
+
+    ``per_class`` keeps only that many photos of each class (fast mode).
+    """
+    settings = get_settings()
+    image_size = image_size or settings.image_size
+    per_class = settings.per_class if per_class is None else (per_class or None)
+    seed = settings.seed if seed is None else seed
+    if source is None:
+        source = settings.data_dir or "tfds"
+    if label_mode not in ("categorical", "int"):
+        raise CourseError(t("data.bad_label_mode", value=label_mode))
+    if not isinstance(image_size, int) or not 32 <= image_size <= 1024:
+        raise CourseError(t("data.bad_image_size", value=image_size))
+    if str(source) == "tfds":
+        class_names, splits, skipped, desc = _load_tfds(image_size, per_class, seed)
+    else:
+        class_names, splits, skipped, desc = _load_folder(Path(source), image_size,
+                                                          per_class, seed, settings)
+    (xtr, ytr, ntr), (xva, yva, nva), (xte, yte, nte) = splits
+    return FlowerData(class_names, xtr, ytr, xva, yva, xte, yte, ntr, nva, nte,
+                      source=desc, batch_size=batch_size or settings.batch_size,
+                      seed=seed, label_mode=label_mode, skipped=skipped)
+
+
+# ---------------------------------------------------------------- splitting
+
+def split_indices(labels, num_classes, seed, per_class=None, ratios=(0.8, 0.1, 0.1)):
+    """Seeded, stratified split of item indices into train / val / test index arrays.
+
+    Items of each class are shuffled with one seeded generator (in the order
+    given, so the caller must list them in a stable order); ``per_class`` keeps
+    only the first items of each shuffled class.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    parts = ([], [], [])
+    for c in range(num_classes):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(len(idx))]
+        if per_class:
+            idx = idx[:per_class]
+        n_val = int(round(len(idx) * ratios[1]))
+        n_test = int(round(len(idx) * ratios[2]))
+        n_train = len(idx) - n_val - n_test
+        parts[0].extend(idx[:n_train])
+        parts[1].extend(idx[n_train:n_train + n_val])
+        parts[2].extend(idx[n_train + n_val:])
+    return tuple(np.array(sorted(p), dtype=np.int64) for p in parts)
+
+
+# ---------------------------------------------------------------- photos
+
+def to_rgb(image):
+    """Any PIL image (grayscale, palette, RGBA, CMYK, 16-bit) as 8-bit RGB."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, image).convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        array = 255 * (array - array.min()) / max(float(np.ptp(array)), 1.0)
+        image = Image.fromarray(array.astype(np.uint8))
+    return image.convert("RGB")
+
+
+def read_photo(source, image_size):
+    """Decode one photo (path, bytes or file object) as an RGB ``uint8`` square array."""
+    try:
+        fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+        with Image.open(fp) as image:
+            return _resize(to_rgb(image), image_size)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise CourseError(t("data.bad_photo", name=_short(source), error=_reason(exc))) from None
+
+
+def _resize(image, image_size):
+    """Squash a PIL image to a square of ``image_size`` (as Keras' loaders do)."""
+    return np.asarray(image.resize((image_size, image_size), Image.BILINEAR), dtype=np.uint8)
+
+
+def _short(source):
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        return f"{path.parent.name}/{path.name}"
+    return getattr(source, "name", "przesłany plik")
+
+
+def _reason(exc):
+    text = str(exc).split("\n")[0]
+    return text[:120] if text else type(exc).__name__
+
+
+def _find_root(folder):
+    """Accept the folder itself or its parent holding a single ``flower_photos``."""
+    if not folder.is_dir():
+        raise CourseError(t("data.folder_missing", path=folder))
+    nested = folder / "flower_photos"
+    if nested.is_dir() and not any(p.is_dir() for p in folder.iterdir() if p != nested):
+        return nested
+    return folder
+
+
+def list_photos(folder):
+    """List ``(class_names, [(path, class_index)], skipped)`` of a class-per-folder tree."""
+    root = _find_root(folder)
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise CourseError(t("data.no_classes", path=root))
+    items, skipped = [], []
+    for c, name in enumerate(classes):
+        files = sorted(p for p in (root / name).iterdir() if p.is_file() and not p.name.startswith("."))
+        photos = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+        skipped += [(f"{name}/{p.name}", t("data.not_an_image")) for p in files if p not in photos]
+        if not photos:
+            raise CourseError(t("data.empty_class", name=name, path=root / name))
+        items += [(p, c) for p in photos]
+    return classes, items, skipped
+
+
+def _decode_all(paths, image_size):
+    """Decode photos in two threads; return the arrays (None for a bad photo) and reasons."""
+    def one(path):
+        try:
+            return read_photo(path, image_size), None
+        except CourseError as exc:
+            return None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one, paths))
+
+
+def _cache_file(settings, root, items, image_size):
+    stamp = hashlib.sha1()
+    for path, label in items:
+        st = path.stat()
+        stamp.update(f"{path.relative_to(root)}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    stamp.update(f"{image_size}".encode())
+    return settings.cache_dir / f"photos_{stamp.hexdigest()[:16]}.npz"
+
+
+def _decode_cached(items, root, image_size, settings):
+    """Decode the chosen photos once; later runs read them from the cache folder."""
+    cache = _cache_file(settings, root, items, image_size)
+    if cache.is_file():
+        try:
+            with np.load(cache) as stored:
+                return stored["x"], json.loads(str(stored["bad"]))
+        except (OSError, ValueError, KeyError):
+            cache.unlink(missing_ok=True)
+    results = _decode_all([p for p, _ in items], image_size)
+    x = np.zeros((len(items), image_size, image_size, 3), dtype=np.uint8)
+    bad = {}
+    for i, (array, reason) in enumerate(results):
+        if array is None:
+            bad[str(i)] = reason
+        else:
+            x[i] = array
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, x=x, bad=json.dumps(bad))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home only costs speed
+    return x, bad
+
+
+def _load_folder(folder, image_size, per_class, seed, settings):
+    classes, items, skipped = list_photos(folder)
+    labels = [c for _, c in items]
+    parts = split_indices(labels, len(classes), seed, per_class, settings.split_ratios)
+    chosen = np.concatenate(parts)
+    root = _find_root(folder)
+    x, bad = _decode_cached([items[i] for i in chosen], root, image_size, settings)
+    position = {int(i): k for k, i in enumerate(chosen)}
+    for k, reason in bad.items():
+        path = items[int(chosen[int(k)])][0]
+        skipped.append((f"{path.parent.name}/{path.name}", reason))
+    bad_positions = {int(k) for k in bad}
+    splits = []
+    for part in parts:
+        keep = [i for i in part if position[int(i)] not in bad_positions]
+        rows = [position[int(i)] for i in keep]
+        splits.append((x[rows], np.array([labels[i] for i in keep], dtype=np.int64),
+                       [f"{items[i][0].parent.name}/{items[i][0].name}" for i in keep]))
+    _warn_skipped(skipped)
+    return classes, splits, skipped, f"folder {root}"
+
+
+def _warn_skipped(skipped):
+    if skipped:
+        shown = "; ".join(f"{name} ({why})" for name, why in skipped[:5])
+        more = t("data.skipped_more", n=len(skipped) - 5) if len(skipped) > 5 else ""
+        warnings.warn(t("data.skipped", n=len(skipped), files=shown + more),
+                      CourseDataWarning, stacklevel=4)
+
+
+def _load_tfds(image_size, per_class, seed):
+    """Read tf_flowers through TFDS and renumber its classes by sorted name."""
+    import tensorflow_datasets as tfds
+
+    try:
+        ds, info = tfds.load(TFDS_NAME, split="train", with_info=True,
+                             as_supervised=True, shuffle_files=False)
+    except Exception as exc:  # offline: DownloadError, ConnectionError, ...
+        raise CourseError(t("data.tfds_failed", error=type(exc).__name__)) from None
+    tfds_names = info.features["label"].names
+    class_names = sorted(tfds_names)
+    to_sorted = np.array([class_names.index(n) for n in tfds_names])
+    images, labels = [], []
+    for image, label in ds:
+        images.append(image)
+        labels.append(int(to_sorted[int(label)]))
+    parts = split_indices(labels, len(class_names), seed, per_class, get_settings().split_ratios)
+    splits = []
+    for part in parts:
+        x = np.zeros((len(part), image_size, image_size, 3), dtype=np.uint8)
+        for k, i in enumerate(part):
+            x[k] = _resize(Image.fromarray(images[i].numpy()), image_size)
+        splits.append((x, np.array([labels[i] for i in part], dtype=np.int64),
+                       [f"tfds:{TFDS_NAME}/train[{i}]" for i in part]))
+    return class_names, splits, [], f"TFDS {TFDS_NAME}"

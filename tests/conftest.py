@@ -1,0 +1,50 @@
+"""Shared fixtures: the real offline photos and weights, and a private course home."""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def _asset(env, fallback):
+    path = Path(os.environ.get(env) or fallback)
+    if not path.exists():
+        pytest.fail(f"{env} not set and {fallback} missing: the tests need the offline photos "
+                    f"and weights (see README, 'Offline use')", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def photos_dir():
+    """The real tf_flowers photos in flower_photos/<class>/*.jpg layout."""
+    return _asset("COURSE_DATA_DIR", SHARED / "data" / "flower_photos")
+
+
+@pytest.fixture(scope="session")
+def weights_path():
+    """The genuine ImageNet MobileNetV2 no-top weights file."""
+    return _asset("COURSE_WEIGHTS", SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5")
+
+
+@pytest.fixture(autouse=True)
+def course_home(tmp_path, monkeypatch, photos_dir, weights_path):
+    """Every test gets its own progress file and caches, and the offline assets."""
+    home = tmp_path / "course_home"
+    monkeypatch.setenv("COURSE_HOME", str(home))
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(home / "progress.json"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(photos_dir))
+    monkeypatch.setenv("COURSE_WEIGHTS", str(weights_path))
+    return home
+
+
+@pytest.fixture
+def small_photo_dir(tmp_path, photos_dir):
+    """A fresh folder with symlinks to 6 real photos of each class (editable by a test)."""
+    root = tmp_path / "flower_photos"
+    for class_dir in sorted(p for p in photos_dir.iterdir() if p.is_dir()):
+        (root / class_dir.name).mkdir(parents=True)
+        for photo in sorted(class_dir.glob("*.jpg"))[:6]:
+            (root / class_dir.name / photo.name).symlink_to(photo)
+    return root

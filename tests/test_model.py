@@ -1,0 +1,125 @@
+"""MobileNetV2 with the real ImageNet weights: head size, freezing, bad input."""
+import keras
+import numpy as np
+import pytest
+
+from course_utils import model as m
+from course_utils.errors import CourseError
+
+
+@pytest.fixture(scope="module")
+def built(weights_path):
+    model, base = m.build_model(num_classes=5, image_size=96, weights=str(weights_path))
+    return model, base
+
+
+def test_weights_are_the_real_imagenet_ones(built, weights_path):
+    _, base = built
+    random_base = keras.applications.MobileNetV2(input_shape=(96, 96, 3), include_top=False,
+                                                 weights=None)
+    first = base.get_layer("Conv1").get_weights()[0]
+    assert first.shape == (3, 3, 3, 32)
+    assert not np.allclose(first, random_base.get_layer("Conv1").get_weights()[0])
+    assert base.count_params() == 2_257_984
+
+
+def test_head_has_6405_trainable_parameters(built):
+    model, base = built
+    m.freeze(base)
+    counts = m.count_params(model)
+    assert counts.trainable == 1280 * 5 + 5 == 6405
+    assert counts.non_trainable == 2_257_984
+    assert model.output_shape == (None, 5)
+    assert model.layers[-1].get_config()["activation"] == "softmax"
+
+
+def test_unfreeze_last_20_layers_keeps_batchnorm_frozen(built):
+    model, base = built
+    n = m.unfreeze_last(base, 20)
+    last = base.layers[-20:]
+    bn = [l for l in last if isinstance(l, keras.layers.BatchNormalization)]
+    assert n == 20 - len(bn) == 13
+    assert all(not l.trainable for l in base.layers[:-20])
+    assert all(l.trainable for l in last if l not in bn) and not any(l.trainable for l in bn)
+    assert m.count_params(model).trainable == 1_201_285
+    m.freeze(base)
+
+
+def test_unfreeze_can_include_batchnorm(built):
+    _, base = built
+    assert m.unfreeze_last(base, 20, keep_batchnorm_frozen=False) == 20
+    m.freeze(base)
+
+
+def test_unfreeze_by_block_name_and_index(built):
+    _, base = built
+    assert m.block_start_index(base, "block_15") == len(base.layers) - 20
+    by_name = m.unfreeze_from(base, "block_15")
+    flags_name = [l.trainable for l in base.layers]
+    by_index = m.unfreeze_from(base, len(base.layers) - 20)
+    assert by_name == by_index and flags_name == [l.trainable for l in base.layers]
+    assert m.unfreeze_from(base, "Conv_1") == 2  # Conv_1 and out_relu; Conv_1_bn stays frozen
+    m.freeze(base)
+
+
+def test_blocks_cover_every_layer(built):
+    _, base = built
+    assert {m.block_of(l.name) for l in base.layers} == set(m.BLOCKS)
+
+
+def test_depth_0_and_all_layers(built):
+    model, base = built
+    assert m.unfreeze_last(base, 0) == 0
+    assert m.count_params(model).trainable == 6405
+    m.unfreeze_last(base, len(base.layers), keep_batchnorm_frozen=False)
+    moving_stats = sum(2 * l.moving_mean.shape[0] for l in base.layers
+                       if isinstance(l, keras.layers.BatchNormalization))
+    assert m.count_params(model).non_trainable == moving_stats == 34_112
+    m.freeze(base)
+
+
+@pytest.mark.parametrize("depth", [-1, 10_000, 2.5, "20", True])
+def test_bad_depth_gives_one_line_message(built, depth):
+    _, base = built
+    with pytest.raises(CourseError) as err:
+        m.unfreeze_last(base, depth)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_block(built):
+    with pytest.raises(CourseError, match="block_99"):
+        m.unfreeze_from(built[1], "block_99")
+
+
+def test_missing_weights_file(tmp_path):
+    with pytest.raises(CourseError, match="COURSE_WEIGHTS"):
+        m.build_base(96, weights=str(tmp_path / "nope.h5"))
+
+
+def test_broken_weights_file(tmp_path):
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(b"not hdf5")
+    with pytest.raises(CourseError, match="broken.h5"):
+        m.build_base(96, weights=str(broken))
+
+
+def test_offline_imagenet_download_says_what_to_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no cached official file
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    import keras.src.applications.mobilenet_v2 as impl
+    monkeypatch.setattr(impl.file_utils, "get_file", offline)
+    with pytest.raises(CourseError, match="COURSE_WEIGHTS=") as err:
+        m.build_base(96, weights="imagenet")
+    assert "\n" not in str(err.value)
+
+
+def test_bad_image_size():
+    with pytest.raises(CourseError, match="96"):
+        m.build_base(100)
+
+
+def test_count_params_rejects_non_models():
+    with pytest.raises(CourseError, match="list"):
+        m.count_params([1, 2])

@@ -113,3 +113,37 @@ def get_settings():
         home=home,
         progress_file=_path("COURSE_PROGRESS_FILE") or home / "progress.json",
     )
+
+
+def _version(package):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return t("config.not_installed")
+
+
+def describe_setup(settings=None):
+    """A short report (Polish) of versions, data source, weights and mode, for lesson 00."""
+    import platform
+
+    s = settings or get_settings()
+    packages = ("tensorflow", "keras", "tensorflow-datasets", "ipywidgets", "jupyterlab", "matplotlib")
+    lines = [t("config.report_python", version=platform.python_version())]
+    lines += [f"  {name}: {_version(name)}" for name in packages]
+    if s.data_dir:
+        state = t("config.ok") if s.data_dir.is_dir() else t("config.missing")
+        lines.append(t("config.report_data_dir", path=s.data_dir, state=state))
+    else:
+        lines.append(t("config.report_data_tfds"))
+    if s.weights == "imagenet":
+        lines.append(t("config.report_weights_download"))
+    else:
+        state = t("config.ok") if Path(s.weights).is_file() else t("config.missing")
+        lines.append(t("config.report_weights_file", path=s.weights, state=state))
+    mode = t("config.mode_fast") if s.fast else t("config.mode_full")
+    lines.append(t("config.report_mode", mode=mode, size=s.image_size,
+                   per_class=s.per_class or t("config.all"), fe=s.fe_epochs, ft=s.ft_epochs))
+    lines.append(t("config.report_home", path=s.home, progress=s.progress_file))
+    return "\n".join(lines)

@@ -38,3 +38,14 @@ def test_bad_variable_gives_one_line_message(monkeypatch, name, value):
     with pytest.raises(CourseError, match=name) as err:
         get_settings()
     assert "\n" not in str(err.value)
+
+
+def test_setup_report_names_sources_and_mode(monkeypatch, tmp_path):
+    from course_utils.config import describe_setup
+
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.setenv("COURSE_WEIGHTS", str(tmp_path / "missing.h5"))
+    report = describe_setup()
+    assert "tensorflow: 2." in report and "SZYBKI" in report
+    assert "missing.h5 (BRAK" in report
+    assert "flower_photos (jest" in report

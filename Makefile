@@ -1,0 +1,37 @@
+# Two commands: `make lab` (install everything, open the course) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SHARED := $(abspath ../shared)
+
+# Offline assets: used when ../shared is beside the repo and nothing else is set.
+ifneq ($(wildcard $(SHARED)/data/flower_photos),)
+export COURSE_DATA_DIR ?= $(SHARED)/data/flower_photos
+endif
+ifneq ($(wildcard $(SHARED)/models/mobilenet_v2_1.0_224_imagenet_no_top.h5),)
+export COURSE_WEIGHTS ?= $(SHARED)/models/mobilenet_v2_1.0_224_imagenet_no_top.h5
+endif
+
+.PHONY: install lab test clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+lab: install
+	$(BIN)/jupyter lab notebooks/00_start.ipynb
+
+# Unit tests + every notebook executed by nbval in fast mode, with a private
+# course home (progress, caches, saved models) that is removed afterwards.
+test: install
+	@home=$$(mktemp -d); \
+	COURSE_FAST=1 COURSE_HOME=$$home MPLBACKEND=Agg \
+	  $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider; \
+	status=$$?; rm -rf $$home; exit $$status
+
+clean:
+	rm -rf $(VENV) build *.egg-info

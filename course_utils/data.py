@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
+from .backend import import_tensorflow  # noqa: E402
 from .config import get_settings  # noqa: E402
 from .errors import CourseError  # noqa: E402
 from .messages import t  # noqa: E402
@@ -104,7 +104,7 @@ class FlowerData:
 
 def preprocess(images):
     """MobileNetV2 preprocessing: uint8 pixels [0, 255] -> float32 in [-1, 1]."""
-    import tensorflow as tf
+    tf = import_tensorflow()
     from keras.applications.mobilenet_v2 import preprocess_input
 
     return preprocess_input(tf.cast(images, tf.float32))
@@ -117,8 +117,7 @@ def make_dataset(x, y, num_classes, batch_size, shuffle=False, seed=42,
     Fixed parallelism and a one-batch prefetch instead of AUTOTUNE: on a small
     CPU the autotuner can stall every new iterator (every ``fit`` epoch).
     """
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     labels = np.asarray(y, dtype=np.int64)
     if label_mode == "categorical":
         labels = np.eye(num_classes, dtype=np.float32)[labels]
@@ -332,6 +331,7 @@ def _warn_skipped(skipped):
 
 def _load_tfds(image_size, per_class, seed):
     """Read tf_flowers through TFDS and renumber its classes by sorted name."""
+    import_tensorflow()
     import tensorflow_datasets as tfds
 
     try:

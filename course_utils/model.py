@@ -4,8 +4,10 @@ import re
 from collections import namedtuple
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from .backend import import_tensorflow
+
+import_tensorflow()
 import keras  # noqa: E402
 
 from .config import IMAGE_SIZES, get_settings  # noqa: E402
@@ -40,7 +42,9 @@ def build_base(image_size=None, weights=None):
 def add_head(base, num_classes=5):
     """Add the source's head: GlobalAveragePooling2D + Dense(num_classes, softmax)."""
     features = keras.layers.GlobalAveragePooling2D(name="global_avg_pool")(base.output)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(features)
+    # float32 even under a mixed_float16 policy (GPU): a stable softmax
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions",
+                                 dtype="float32")(features)
     return keras.Model(inputs=base.input, outputs=outputs, name="flowers_mobilenetv2")
 
 

@@ -1,0 +1,26 @@
+"""Import TensorFlow once, quietly, with CPU-friendly defaults."""
+import os
+import sys
+
+
+def import_tensorflow():
+    """Import TensorFlow with its C++ start-up log lines silenced; return the module.
+
+    TensorFlow prints several lines (oneDNN, missing CUDA drivers) straight to
+    file descriptor 2 while it loads, which clutters every lesson's first cell
+    and is not something a learner can act on. Errors still raise normally.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow

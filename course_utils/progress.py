@@ -1,0 +1,332 @@
+"""Quiz progress in one local JSON file that survives kernel restarts.
+
+Every answer is appended under a file lock (several kernels may answer at the
+same time) and written atomically (temporary file + ``os.replace``), so the file
+is never half-written. A corrupt file is moved aside, never silently dropped.
+"""
+import json
+import os
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import ipywidgets as w
+from filelock import FileLock, Timeout
+
+from .config import get_settings
+from .errors import CourseError
+from .messages import t
+
+VERSION = 1
+LOCK_TIMEOUT_S = 30
+
+
+def progress_path():
+    """The progress file chosen by the settings (COURSE_PROGRESS_FILE)."""
+    return Path(get_settings().progress_file)
+
+
+def in_ipython():
+    """True when running under IPython (a Jupyter kernel or the IPython console)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def warn(text):
+    """Show a learner-facing warning on stderr (visible in notebooks and consoles)."""
+    print(text, file=sys.stderr)
+
+
+def _stamp():
+    """A timestamp usable in a file name, unique enough for backups."""
+    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+def _empty():
+    """A fresh progress document."""
+    return {"version": VERSION, "answers": []}
+
+
+def _valid(data):
+    """True for a progress document this module can use."""
+    return (isinstance(data, dict) and isinstance(data.get("answers"), list)
+            and all(isinstance(r, dict) and isinstance(r.get("id"), str) and "correct" in r
+                    for r in data["answers"]))
+
+
+class _Locked:
+    """Context manager: the progress file's lock, with a Polish message on timeout."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CourseError(t("quiz.progress_write_failed", path=path, error=exc)) from None
+        self.lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
+
+    def __enter__(self):
+        try:
+            self.lock.acquire()
+        except Timeout:
+            raise CourseError(t("quiz.progress_locked", path=self.path,
+                                seconds=LOCK_TIMEOUT_S, lock=self.lock.lock_file)) from None
+        except OSError as exc:
+            raise CourseError(t("quiz.progress_write_failed", path=self.path, error=exc)) from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+def _move_aside(path, kind):
+    """Rename ``path`` to ``<name>.<kind>-<timestamp>`` in the same folder; return it."""
+    target = path.with_name(f"{path.name}.{kind}-{_stamp()}")
+    os.replace(path, target)
+    return target
+
+
+def _read(path):
+    """Read the document (call under the lock); move a corrupt file aside with a warning."""
+    if not path.exists():
+        return _empty()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        data = None
+    if _valid(data):
+        return data
+    try:
+        backup = _move_aside(path, "corrupt")
+    except OSError as exc:
+        raise CourseError(t("quiz.progress_unreadable", path=path, error=exc)) from None
+    warn(t("quiz.progress_corrupt", path=path, backup=backup))
+    return _empty()
+
+
+def _write(path, data):
+    """Write the document atomically: a temporary file in the same folder, then os.replace."""
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
+                                         prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False) as f:
+            tmp = f.name
+            json.dump(data, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp and os.path.exists(tmp):
+            os.remove(tmp)
+        raise CourseError(t("quiz.progress_write_failed", path=path, error=exc)) from None
+
+
+def record(question_id, lesson, answer, correct):
+    """Append one answer to the progress file and return the stored record."""
+    path = progress_path()
+    entry = {"id": question_id, "lesson": lesson, "answer": answer, "correct": bool(correct),
+             "time": datetime.now().astimezone().isoformat(timespec="seconds")}
+    with _Locked(path):
+        data = _read(path)
+        data["answers"].append(entry)
+        _write(path, data)
+    return entry
+
+
+def load_answers():
+    """All stored answers, oldest first."""
+    path = progress_path()
+    with _Locked(path):
+        return _read(path)["answers"]
+
+
+def last_answers():
+    """The latest stored answer of every question, as ``{question_id: record}``."""
+    return {r["id"]: r for r in load_answers()}
+
+
+def last_answer(question_id):
+    """The latest stored answer to one question, or None."""
+    return last_answers().get(question_id)
+
+
+def _reset():
+    """Move the progress file to a ``.reset-<timestamp>`` backup; return its path or None."""
+    path = progress_path()
+    with _Locked(path):
+        if not path.exists():
+            return None
+        try:
+            return _move_aside(path, "reset")
+        except OSError as exc:
+            raise CourseError(t("quiz.progress_write_failed", path=path, error=exc)) from None
+
+
+def _reset_and_report():
+    """Reset and return the Polish sentence saying what happened."""
+    backup = _reset()
+    if backup is None:
+        return t("quiz.reset_nothing", path=progress_path())
+    return t("quiz.reset_done", backup=backup)
+
+
+def reset_progress(confirm=False):
+    """Clear all quiz progress (keeping a backup) only when confirmed.
+
+    ``reset_progress(confirm=True)`` resets at once. Without it nothing changes:
+    in IPython a confirm / cancel button pair is returned, in a plain console
+    the way to confirm is printed.
+    """
+    if confirm:
+        print(_reset_and_report())
+        return None
+    if in_ipython():
+        return ResetPrompt()
+    print(t("quiz.reset_ask_text"))
+    return None
+
+
+class ResetPrompt(w.VBox):
+    """Confirm / cancel buttons for ``reset_progress()``; readable as text too."""
+
+    def __init__(self):
+        """Build the question, the two buttons and the message area."""
+        self.message = w.HTML(t("quiz.reset_ask")).add_class("course-reset-message")
+        self.yes = w.Button(description=t("quiz.reset_yes"), button_style="danger",
+                            icon="trash").add_class("course-reset-yes")
+        self.no = w.Button(description=t("quiz.reset_no")).add_class("course-reset-no")
+        self.yes.on_click(self._confirm)
+        self.no.on_click(self._cancel)
+        super().__init__([self.message, w.HBox([self.yes, self.no])])
+        self.add_class("course-reset")
+
+    def _finish(self, text):
+        """Show the outcome and disable both buttons."""
+        self.message.value = text
+        self.yes.disabled = self.no.disabled = True
+
+    def _confirm(self, _button=None):
+        """Reset after the learner confirmed."""
+        try:
+            self._finish(_reset_and_report())
+        except CourseError as exc:
+            self._finish(f"❌ {exc}")
+
+    def _cancel(self, _button=None):
+        """Leave the progress untouched."""
+        self._finish(t("quiz.reset_cancelled"))
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Widget view plus a text version for front ends without widgets."""
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["text/plain"] = t("quiz.reset_ask_text")
+        return data
+
+
+# --- the progress report -------------------------------------------------------
+
+def _lesson_rows(bank, last):
+    """Per-lesson counts: lesson, title, answered, correct, total, percent."""
+    rows = {}
+    for q in bank.values():
+        row = rows.setdefault(q["lesson"], {"lesson": q["lesson"], "title": q.get("title", ""),
+                                            "answered": 0, "correct": 0, "total": 0})
+        row["total"] += 1
+        row["answered"] += q["id"] in last
+        row["correct"] += bool(last.get(q["id"], {}).get("correct"))
+    for row in rows.values():
+        row["percent"] = round(100 * row["correct"] / row["total"])
+    return [rows[k] for k in sorted(rows)]
+
+
+def _chart(rows):
+    """Bar chart of the percent of correct answers per lesson, labelled 'correct/total'."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(max(4, 1.2 * len(rows) + 2), 3))
+    ax = fig.add_subplot()
+    names = [r["lesson"] for r in rows]
+    bars = ax.bar(names, [r["percent"] for r in rows], color="#4477aa", edgecolor="black")
+    ax.bar_label(bars, labels=[f"{r['correct']}/{r['total']}" for r in rows])
+    ax.set_ylim(0, 110)
+    ax.set_ylabel(t("quiz.progress_chart_y"))
+    ax.set_xlabel(t("quiz.progress_chart_x"))
+    ax.set_title(t("quiz.progress_title"))
+    fig.tight_layout()
+    return fig
+
+
+class ProgressReport:
+    """Per-lesson scores (``rows``), ``unanswered`` ids, ``figure`` and ``text``."""
+
+    def __init__(self, rows, unanswered, figure, path):
+        """Store the parts of the report."""
+        self.rows, self.unanswered, self.figure, self.path = rows, unanswered, figure, path
+        self._shown = False
+        self.text = self._text()
+
+    def _cells(self, row):
+        """One table row as strings."""
+        return [row["lesson"], row["title"], str(row["answered"]), str(row["correct"]),
+                str(row["total"]), f"{row['percent']}%"]
+
+    def _footer(self):
+        """The unanswered list and the summary sentence."""
+        correct = sum(r["correct"] for r in self.rows)
+        total = sum(r["total"] for r in self.rows)
+        todo = (t("quiz.progress_unanswered", ids=", ".join(self.unanswered))
+                if self.unanswered else t("quiz.progress_all_answered"))
+        return [todo, t("quiz.progress_summary", correct=correct, total=total, path=self.path)]
+
+    def _text(self):
+        """The report as an aligned text table."""
+        table = [t("quiz.progress_columns").split("|")] + [self._cells(r) for r in self.rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        lines = ["  ".join(c.ljust(wd) for c, wd in zip(row, widths)).rstrip() for row in table]
+        return "\n".join([t("quiz.progress_title")] + lines + self._footer())
+
+    def _html(self):
+        """The report as an HTML table, the chart as an image with alt text, and the lists."""
+        import base64
+        import io
+        from html import escape
+        head = "".join(f'<th scope="col">{escape(c)}</th>'
+                       for c in t("quiz.progress_columns").split("|"))
+        body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in self._cells(r)) + "</tr>"
+                       for r in self.rows)
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=80)
+        png = base64.b64encode(buf.getvalue()).decode("ascii")
+        alt = "; ".join(f"{r['lesson']}: {r['correct']}/{r['total']}" for r in self.rows)
+        footer = "".join(f"<p>{escape(line)}</p>" for line in self._footer())
+        return (f'<div class="course-progress"><table><caption>{escape(t("quiz.progress_title"))}'
+                f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                f'<img src="data:image/png;base64,{png}" alt="{escape(alt)}">{footer}</div>')
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Text and HTML versions of the report."""
+        return {"text/plain": self.text, "text/html": self._html()}
+
+    def _ipython_display_(self):
+        """Display once: ``show_progress()`` already showed it, so the cell result is skipped."""
+        if self._shown:
+            self._shown = False
+            return
+        from IPython.display import display
+        self._shown = True
+        display(self._repr_mimebundle_(), raw=True)
+
+    def __repr__(self):
+        """The text version."""
+        return self.text
+
+
+def build_report(bank, last):
+    """A ProgressReport from the question bank and the last answer of each question."""
+    rows = _lesson_rows(bank, last)
+    unanswered = [qid for qid in sorted(bank) if qid not in last]
+    return ProgressReport(rows, unanswered, _chart(rows), progress_path())

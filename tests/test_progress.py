@@ -1,0 +1,163 @@
+"""Progress file: records, atomic writes, two writers at once, corrupt files, reset, report."""
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from course_utils import progress
+from course_utils.errors import CourseError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path, monkeypatch):
+    """A private progress file for every test."""
+    path = tmp_path / "state" / "progress.json"
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
+    return path
+
+
+def test_record_is_stored_with_all_fields(progress_file):
+    progress.record("00-a", "00_start", 1, True)
+    progress.record("00-a", "00_start", 2, False)
+    data = json.loads(progress_file.read_text(encoding="utf-8"))
+    assert [r["answer"] for r in data["answers"]] == [1, 2]
+    first = data["answers"][0]
+    assert (first["id"], first["lesson"], first["correct"]) == ("00-a", "00_start", True)
+    assert datetime.fromisoformat(first["time"]).tzinfo is not None
+    assert progress.last_answer("00-a")["answer"] == 2
+    assert progress.last_answer("00-zz") is None
+
+
+def test_writes_leave_no_temporary_files(progress_file):
+    for i in range(5):
+        progress.record(f"00-q{i}", "00_start", i, True)
+    leftovers = [p.name for p in progress_file.parent.iterdir()
+                 if p.name not in ("progress.json", "progress.json.lock")]
+    assert leftovers == []
+
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from course_utils import progress
+    go = Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.01)
+    for i in range(100):
+        progress.record(f"p{sys.argv[1]}-{i}", "00_start", i, i % 2 == 0)
+""")
+
+
+def test_two_processes_lose_no_answer(progress_file, tmp_path, monkeypatch):
+    go = tmp_path / "go"
+    env = {**__import__("os").environ, "COURSE_PROGRESS_FILE": str(progress_file)}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(k), str(go)], cwd=REPO, env=env,
+                              stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+    go.touch()  # both start writing at the same moment
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    ids = [r["id"] for r in json.loads(progress_file.read_text(encoding="utf-8"))["answers"]]
+    assert len(ids) == 200
+    assert set(ids) == {f"p{k}-{i}" for k in (1, 2) for i in range(100)}
+
+
+@pytest.mark.parametrize("garbage", ['{"answers": [{"id": "00-a", "corr', "[1, 2, 3]", "\udcff"])
+def test_corrupt_file_is_moved_aside_with_a_warning(progress_file, capsys, garbage):
+    progress_file.parent.mkdir(parents=True)
+    progress_file.write_bytes(garbage.encode("utf-8", "surrogateescape"))
+    assert progress.load_answers() == []
+    backups = list(progress_file.parent.glob("progress.json.corrupt-*"))
+    assert len(backups) == 1
+    assert backups[0].read_bytes() == garbage.encode("utf-8", "surrogateescape")  # nothing lost
+    err = capsys.readouterr().err
+    assert str(backups[0]) in err and "uszkodzony" in err
+    progress.record("00-a", "00_start", 0, True)  # a fresh file works again
+    assert [r["id"] for r in progress.load_answers()] == ["00-a"]
+
+
+def test_unwritable_location_gives_one_polish_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(blocker / "progress.json"))
+    with pytest.raises(CourseError, match="COURSE_PROGRESS_FILE") as info:
+        progress.record("00-a", "00_start", 0, True)
+    assert "\n" not in str(info.value)
+
+
+def test_reset_without_confirmation_changes_nothing(progress_file, capsys):
+    progress.record("00-a", "00_start", 0, True)
+    assert progress.reset_progress() is None
+    assert "reset_progress(confirm=True)" in capsys.readouterr().out
+    assert len(progress.load_answers()) == 1
+
+
+def test_reset_with_confirmation_keeps_a_backup(progress_file, capsys):
+    progress.record("00-a", "00_start", 0, True)
+    before = progress_file.read_text(encoding="utf-8")
+    progress.reset_progress(confirm=True)
+    backups = list(progress_file.parent.glob("progress.json.reset-*"))
+    assert len(backups) == 1 and backups[0].read_text(encoding="utf-8") == before
+    assert str(backups[0]) in capsys.readouterr().out
+    assert progress.load_answers() == []
+    progress.reset_progress(confirm=True)
+    assert "nie ma czego czyścić" in capsys.readouterr().out
+
+
+def test_reset_prompt_buttons(progress_file, monkeypatch):
+    progress.record("00-a", "00_start", 0, True)
+    monkeypatch.setattr(progress, "in_ipython", lambda: True)
+    prompt = progress.reset_progress()
+    assert isinstance(prompt, progress.ResetPrompt)
+    assert "reset_progress(confirm=True)" in prompt._repr_mimebundle_()["text/plain"]
+    assert "course-reset" in prompt._dom_classes
+    prompt.no.click()
+    assert "Anulowano" in prompt.message.value and len(progress.load_answers()) == 1
+    prompt = progress.reset_progress()
+    prompt.yes.click()
+    assert "kopia zapasowa" in prompt.message.value and prompt.yes.disabled
+    assert progress.load_answers() == []
+    assert list(progress_file.parent.glob("progress.json.reset-*"))
+
+
+BANK = {
+    "00-a": {"id": "00-a", "lesson": "00_start", "title": "Start"},
+    "00-b": {"id": "00-b", "lesson": "00_start", "title": "Start"},
+    "01-a": {"id": "01-a", "lesson": "01_features", "title": "Cechy"},
+}
+
+
+def test_report_scores_lessons_and_lists_unanswered(progress_file):
+    progress.record("00-a", "00_start", 0, False)
+    progress.record("00-a", "00_start", 1, True)  # the last answer counts
+    progress.record("00-b", "00_start", 0, False)
+    report = progress.build_report(BANK, progress.last_answers())
+    rows = {r["lesson"]: r for r in report.rows}
+    assert (rows["00_start"]["answered"], rows["00_start"]["correct"], rows["00_start"]["total"]) \
+        == (2, 1, 2)
+    assert rows["01_features"]["answered"] == 0
+    assert report.unanswered == ["01-a"]
+    assert "00_start" in report.text and "50%" in report.text and "01-a" in report.text
+    bundle = report._repr_mimebundle_()
+    assert "<table" in bundle["text/html"] and "data:image/png;base64," in bundle["text/html"]
+    assert "00_start: 1/2" in bundle["text/html"]  # alt text: the chart is not colour-only
+    from matplotlib.figure import Figure
+    assert isinstance(report.figure, Figure)
+    assert [p.get_height() for p in report.figure.axes[0].patches] == [50, 0]
+
+
+def test_report_displays_once_in_ipython(monkeypatch):
+    shown = []
+    import IPython.display
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
+    report = progress.build_report(BANK, {})
+    report._ipython_display_()   # show_progress() displays it
+    report._ipython_display_()   # the cell result: skipped, no duplicate
+    report._ipython_display_()   # shown again later on request
+    assert len(shown) == 2

@@ -1,0 +1,302 @@
+"""Quiz questions: widgets driven by clicks, answers in code, text fallback, bad input."""
+import json
+import re
+import sys
+
+import pytest
+
+from course_utils import checks, progress
+from course_utils import quiz as qz
+from course_utils.errors import CourseError
+
+LESSON = {
+    "lesson": "09_test", "title": "Test",
+    "questions": [
+        {"id": "09-single", "type": "single", "prompt": "Która baza?",
+         "options": ["ResNet", "MobileNetV2", "VGG"], "answer": 1,
+         "explanation": "Kurs używa MobileNetV2.", "hints": ["Lekka sieć."]},
+        {"id": "09-multi", "type": "multiple", "prompt": "Co zamrażamy?",
+         "options": ["bazę", "głowę", "BatchNorm"], "answer": [0, 2],
+         "explanation": "Bazę i BatchNorm.", "hints": ["Dwie."]},
+        {"id": "09-tf", "type": "truefalse", "prompt": "Softmax sumuje się do 1?",
+         "answer": True, "explanation": "To rozkład prawdopodobieństwa.", "hints": ["Tak."]},
+        {"id": "09-num", "type": "numeric", "prompt": "Ile parametrów ma głowa?",
+         "answer": 6405, "tolerance": 0, "explanation": "1280 * 5 + 5.", "hints": ["1280*5+5"]},
+        {"id": "09-ratio", "type": "numeric", "prompt": "Jaki ułamek?",
+         "answer": 0.5, "tolerance": 0.02, "explanation": "Połowa.", "hints": ["1/2"]},
+        {"id": "09-code", "type": "code", "prompt": "Zamroź bazę.", "checker": "fake",
+         "params": {"expected": 3}, "explanation": "trainable = False.",
+         "hints": ["Pierwsza podpowiedź.", "Druga podpowiedź."], "solution": "base.trainable = False"},
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def setup(tmp_path, monkeypatch):
+    """A private progress file and a private question bank with every question type."""
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    bank = tmp_path / "quizzes"
+    bank.mkdir()
+    (bank / "09_test.json").write_text(json.dumps(LESSON), encoding="utf-8")
+    monkeypatch.setattr(qz, "QUIZ_DIR", bank)
+    monkeypatch.setattr(qz, "in_ipython", lambda: True)  # like a kernel unless a test says not
+
+    def fake(obj, expected):
+        if not isinstance(obj, int):
+            raise CourseError(f"Oczekiwano liczby, a podano {type(obj).__name__}.")
+        return obj == expected, f"dostałem {obj}"
+    monkeypatch.setitem(checks.CHECKERS, "fake", fake)
+    return bank
+
+
+def stored():
+    """All stored answers."""
+    return progress.load_answers()
+
+
+def test_single_choice_widget_right_then_wrong():
+    w = qz.quiz("09-single")
+    assert "course-quiz" in w._dom_classes and "course-quiz-check" in w.button._dom_classes
+    assert "course-quiz-feedback" in w.feedback._dom_classes
+    w.input.value = 1
+    w.button.click()
+    assert w.feedback_text.startswith("✓") and "Kurs używa MobileNetV2." in w.feedback_text
+    assert "✓" in w.feedback.value and "Kurs używa MobileNetV2." in w.feedback.value
+    w.input.value = 2
+    w.button.click()
+    assert w.feedback_text.startswith("✗") and "Kurs używa MobileNetV2." in w.feedback_text
+    assert [(r["id"], r["lesson"], r["answer"], r["correct"]) for r in stored()] == [
+        ("09-single", "09_test", 1, True), ("09-single", "09_test", 2, False)]
+
+
+def test_multiple_choice_widget_needs_all_and_only_correct_boxes():
+    w = qz.quiz("09-multi")
+    w.input.children[0].value = True
+    w.button.click()
+    assert w.feedback_text.startswith("✗") and "Bazę i BatchNorm." in w.feedback_text
+    w.input.children[2].value = True
+    w.button.click()
+    assert w.feedback_text.startswith("✓")
+    assert [r["answer"] for r in stored()] == [[0], [0, 2]]
+
+
+def test_truefalse_widget():
+    w = qz.quiz("09-tf")
+    w.input.value = False
+    w.button.click()
+    assert w.feedback_text.startswith("✗") and "rozkład" in w.feedback_text
+    assert stored()[-1]["answer"] is False
+
+
+@pytest.mark.parametrize("typed, correct", [("6405", True), ("6 405", True), ("6400", False)])
+def test_numeric_widget(typed, correct):
+    w = qz.quiz("09-num")
+    w.input.value = typed
+    w.button.click()
+    assert w.feedback_text.startswith("✓" if correct else "✗")
+    assert "1280 * 5 + 5." in w.feedback_text
+    assert stored()[-1]["correct"] is correct
+
+
+def test_numeric_tolerance_and_polish_decimal_comma():
+    assert qz.quiz("09-ratio").answer("0,51").correct
+    assert not qz.quiz("09-ratio").answer(0.53).correct
+
+
+@pytest.mark.parametrize("qid, value, expected", [
+    ("09-single", None, "Nie wybrano"),
+    ("09-tf", None, "Nie wybrano"),
+    ("09-num", "", "Nie wpisano liczby"),
+    ("09-num", "sześć tysięcy", "to nie liczba"),
+])
+def test_empty_or_bad_widget_input_shows_a_message_and_stores_nothing(qid, value, expected):
+    w = qz.quiz(qid)
+    w.input.value = value
+    w.button.click()
+    assert expected in w.feedback_text and w.feedback_text.startswith("❌")
+    assert "\n" not in w.feedback_text
+    assert stored() == []
+
+
+def test_multiple_with_no_box_checked():
+    w = qz.quiz("09-multi")
+    w.button.click()
+    assert "Nie zaznaczono" in w.feedback_text and stored() == []
+
+
+def test_answer_in_code_returns_a_result_and_updates_the_widget():
+    w = qz.quiz("09-single")
+    result = w.answer(2)
+    assert result.correct and bool(result) and repr(result).startswith("✓")
+    assert "Kurs używa MobileNetV2." in result.text
+    assert w.input.value == 1 and w.feedback_text == result.text
+    assert qz.quiz("09-single").answer("vgg").correct is False  # exact option text works too
+    assert qz.quiz("09-multi").answer([3, 1]).correct
+    assert qz.quiz("09-multi").answer("1, 3").correct
+    assert qz.quiz("09-tf").answer("prawda").correct
+    assert qz.quiz("09-num").answer(6405).correct
+    assert len(stored()) == 6
+
+
+@pytest.mark.parametrize("qid, value, expected", [
+    ("09-single", 0, "od 1 do 3"),
+    ("09-single", 4, "od 1 do 3"),
+    ("09-single", True, "od 1 do 3"),
+    ("09-single", [], "Nie wybrano"),
+    ("09-multi", [], "Nie zaznaczono"),
+    ("09-multi", [1, 9], "od 1 do 3"),
+    ("09-tf", "może", "True (prawda) albo False"),
+    ("09-num", "abc", "to nie liczba"),
+    ("09-num", float("nan"), "to nie liczba"),
+])
+def test_bad_answers_in_code_raise_one_polish_line(qid, value, expected):
+    with pytest.raises(CourseError, match=re.escape(expected)) as info:
+        qz.quiz(qid).answer(value)
+    assert "\n" not in str(info.value)
+    assert stored() == []
+
+
+def test_rerun_preselects_the_last_answer_and_shows_its_feedback():
+    qz.quiz("09-multi").answer([1, 3])
+    w = qz.quiz("09-multi")
+    assert [box.value for box in w.input.children] == [True, False, True]
+    assert w.feedback_text.startswith("✓") and "Bazę i BatchNorm." in w.feedback_text
+    qz.quiz("09-num").answer("6400")
+    w = qz.quiz("09-num")
+    assert w.input.value == "6400" and w.feedback_text.startswith("✗")
+    assert qz.quiz("09-single").feedback_text == ""  # never answered: nothing shown
+
+
+def test_text_fallback_in_the_mimebundle():
+    w = qz.quiz("09-single")
+    bundle = w._repr_mimebundle_()
+    text = bundle["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "Która baza?" in text and "  1. ResNet" in text and "  3. VGG" in text
+    assert "quiz('09-single').answer(" in text and "Ostatnia" not in text
+    w.answer(2)
+    text = qz.quiz("09-single")._repr_mimebundle_()["text/plain"]
+    assert "Ostatnia zapisana odpowiedź: 2. MobileNetV2 (✓ dobrze)" in text
+    tf_text = qz.quiz("09-tf")._repr_mimebundle_()["text/plain"]
+    assert "1. Prawda" in tf_text and ".answer(True)" in tf_text
+
+
+def test_ipython_formatter_uses_the_text_version():
+    from IPython.core.formatters import DisplayFormatter
+    data, _ = DisplayFormatter().format(qz.quiz("09-num"))
+    assert "Ile parametrów ma głowa?" in data["text/plain"] and ".answer(LICZBA)" in data["text/plain"]
+
+
+def test_plain_console_prints_the_question(monkeypatch, capsys):
+    monkeypatch.setattr(qz, "in_ipython", lambda: False)
+    w = qz.quiz("09-single")
+    out = capsys.readouterr().out
+    assert "Która baza?" in out and "2. MobileNetV2" in out and "quiz('09-single').answer(" in out
+    assert repr(w) == "quiz('09-single')"
+    monkeypatch.setattr(qz, "in_ipython", lambda: True)
+    qz.quiz("09-single")
+    assert capsys.readouterr().out == ""  # in IPython the display shows it instead
+
+
+def test_unknown_id_suggests_the_closest_one():
+    with pytest.raises(CourseError, match="czy chodziło o '09-single'") as info:
+        qz.quiz("09-singel")
+    assert "Pytania tej lekcji: 09-single, 09-multi" in str(info.value)
+    assert "\n" not in str(info.value)
+    with pytest.raises(CourseError, match="Lekcje z pytaniami: 09_test"):
+        qz.quiz(7)
+
+
+def test_broken_question_file_is_one_polish_line(setup):
+    (setup / "10_broken.json").write_text("{ nie json", encoding="utf-8")
+    with pytest.raises(CourseError, match="10_broken.json"):
+        qz.quiz("09-single")
+
+
+def test_progress_write_failure_still_grades(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(blocker / "progress.json"))
+    w = qz.quiz("09-single")
+    w.input.value = 1
+    w.button.click()
+    assert w.feedback_text.startswith("✓") and "Nie zapisano postępu" in w.feedback_text
+
+
+def test_code_check_passes_fails_and_records(capsys):
+    cc = qz.code_check("09-code")
+    assert cc.check(3) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✓") and "dostałem 3" in out and "trainable = False." in out
+    assert cc.check(4) is False
+    assert capsys.readouterr().out.startswith("✗")
+    assert cc.check(4, expected=4) is True  # params can be given explicitly
+    assert [(r["id"], r["correct"]) for r in stored()] == [
+        ("09-code", True), ("09-code", False), ("09-code", True)]
+
+
+def test_code_check_wrong_object_is_one_line_not_a_traceback(capsys):
+    assert qz.code_check("09-code").check([1, 2]) is False
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "✗ Jeszcze nie. Oczekiwano liczby, a podano list."
+    assert stored()[-1]["answer"] == "list" and stored()[-1]["correct"] is False
+
+
+def test_hints_are_graded_and_solution_is_shown(capsys):
+    cc = qz.quiz("09-code")  # quiz() on a code task gives the code check too
+    assert isinstance(cc, qz.CodeCheck)
+    assert "Podpowiedź 1/2: Pierwsza podpowiedź." in cc.hint()
+    second = cc.hint()
+    assert "Podpowiedź 2/2: Druga podpowiedź." in second and "ostatnia" in second
+    assert "Podpowiedź 2/2" in cc.hint()
+    assert cc.solution() == "base.trainable = False"
+    assert "base.trainable = False" in capsys.readouterr().out
+    assert "code_check('09-code').check(" in repr(cc)
+
+
+def test_code_check_on_a_non_code_question():
+    with pytest.raises(CourseError, match="quiz\\('09-single'\\)"):
+        qz.code_check("09-single")
+
+
+def test_show_progress_prints_table_and_returns_report(monkeypatch, capsys):
+    monkeypatch.setattr(qz, "in_ipython", lambda: False)
+    qz.quiz("09-single").answer(2)
+    capsys.readouterr()
+    report = qz.show_progress()
+    out = capsys.readouterr().out
+    assert "09_test" in out and "09-multi" in out and "1/6" in out
+    assert report.unanswered == ["09-code", "09-multi", "09-num", "09-ratio", "09-tf"]
+    assert report.figure.axes
+
+
+def test_importing_the_quiz_does_not_import_tensorflow():
+    import subprocess
+    code = "import course_utils.quiz, sys; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_real_kernel_shows_widgets_with_text_fallback(tmp_path, monkeypatch):
+    """Executed like nbconvert / nbval: no error, readable text/plain, one progress display."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "kernel_progress.json"))
+    cells = ['from course_utils.quiz import quiz, show_progress, reset_progress\nquiz("00-order")',
+             'quiz("00-order").answer(1)', "show_progress()", "reset_progress()"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outs = [cell.outputs for cell in nb.cells]
+    assert "1. Każda lekcja" in outs[0][0]["data"]["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in outs[0][0]["data"]
+    assert outs[1][0]["data"]["text/plain"].startswith("✓ Dobrze!")
+    assert len(outs[2]) == 1 and "<table" in outs[2][0]["data"]["text/html"]
+    assert "reset_progress(confirm=True)" in outs[3][0]["data"]["text/plain"]
+    assert len(progress.load_answers()) == 1
+
+
+def test_a_stored_answer_that_no_longer_fits_is_ignored():
+    progress.record("09-single", "09_test", 7, True)  # the question had more options once
+    w = qz.quiz("09-single")
+    assert w.input.value is None and w.feedback_text == ""
+    assert "Ostatnia" not in w.text()

@@ -41,6 +41,8 @@ PL = {
     "model.depth_not_int": "Liczba warstw musi być liczbą całkowitą, a podano {value!r}.",
     "model.depth_out_of_range": "Liczba warstw {value} jest poza zakresem: wybierz od 0 do {max}.",
     "model.unknown_block": "Nie znam bloku ani warstwy {name!r}: wybierz jeden z bloków: {blocks}.",
+    "model.saved_missing": "Nie ma zapisanego modelu {path}: uruchom najpierw lekcję, która go trenuje (albo podaj właściwą ścieżkę).",
+    "model.saved_unreadable": "Nie da się wczytać modelu {path} ({error}): plik jest uszkodzony albo to nie jest model zapisany przez kurs.",
     "model.not_a_model": "Oczekiwano modelu Keras (keras.Model), a podano obiekt typu {kind}.",
     # --- training ---
     "training.bad_epochs": "Liczba epok musi być liczbą całkowitą od 1 wzwyż, a podano {value!r}.",

@@ -120,3 +120,37 @@ def count_params(model):
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
     return ParamCounts(trainable, frozen, trainable + frozen)
+
+
+def save_trained(model, path, class_names):
+    """Save a trained model (``.keras``) with its class names and image size beside it."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    meta = {"class_names": list(class_names), "image_size": int(model.input_shape[1])}
+    path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
+                                         encoding="utf-8")
+    return path
+
+
+def load_trained(path):
+    """Load a model saved by :func:`save_trained`; return ``(model, class_names)``."""
+    import json
+
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if not path.is_file() or not meta_path.is_file():
+        raise CourseError(t("model.saved_missing", path=path))
+    try:
+        model = keras.models.load_model(path)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return model, meta["class_names"]
+    except Exception as exc:  # a truncated or foreign file
+        raise CourseError(t("model.saved_unreadable", path=path, error=type(exc).__name__)) from None
+
+
+def lesson_model_path(name):
+    """Where a lesson saves its model for the next lessons (``$COURSE_HOME/models``)."""
+    return get_settings().models_dir / f"{name}.keras"

@@ -123,3 +123,21 @@ def test_bad_image_size():
 def test_count_params_rejects_non_models():
     with pytest.raises(CourseError, match="list"):
         m.count_params([1, 2])
+
+
+def test_saved_model_round_trip_keeps_predictions_and_classes(built, tmp_path):
+    model, _ = built
+    path = m.save_trained(model, tmp_path / "m.keras", ["a", "b", "c", "d", "e"])
+    loaded, names = m.load_trained(path)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 96, 96, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    assert names == ["a", "b", "c", "d", "e"]
+
+
+def test_missing_or_broken_saved_model(tmp_path):
+    with pytest.raises(CourseError, match="uruchom najpierw"):
+        m.load_trained(tmp_path / "none.keras")
+    (tmp_path / "bad.keras").write_bytes(b"zip? no")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(CourseError, match="uszkodzony"):
+        m.load_trained(tmp_path / "bad.keras")

@@ -61,7 +61,8 @@ def freeze(base):
     return base
 
 
-def _check_depth(base, n):
+def check_depth(base, n):
+    """Raise a one-line CourseError unless 0 <= n <= number of layers of the base."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise CourseError(t("model.depth_not_int", value=n))
     if not 0 <= n <= len(base.layers):
@@ -78,7 +79,7 @@ def unfreeze_last(base, n, keep_batchnorm_frozen=True):
     averages, which shifts every feature the layers above were trained on and
     can wipe out in one epoch what feature extraction achieved.
     """
-    _check_depth(base, n)
+    check_depth(base, n)
     return unfreeze_from(base, len(base.layers) - n, keep_batchnorm_frozen)
 
 
@@ -86,7 +87,7 @@ def unfreeze_from(base, start, keep_batchnorm_frozen=True):
     """Unfreeze the base from ``start`` on: a layer index, a block name or a layer name."""
     if isinstance(start, str):
         start = block_start_index(base, start)
-    _check_depth(base, start)
+    check_depth(base, start)
     base.trainable = True
     for i, layer in enumerate(base.layers):
         layer.trainable = i >= start

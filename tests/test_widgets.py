@@ -1,0 +1,342 @@
+"""Tests of course_utils.widgets, driven without a browser (set values, click buttons)."""
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from course_utils import plots, widgets
+from course_utils.errors import CourseError
+from course_utils.model import BLOCKS, block_start_index, build_model, count_params, freeze, unfreeze_last
+
+WEIGHTS = Path("/work/shared/models/mobilenet_v2_1.0_224_imagenet_no_top.h5")
+PHOTOS = Path("/work/shared/data/flower_photos")
+
+
+@pytest.fixture(scope="module")
+def model_and_base():
+    if not WEIGHTS.is_file():
+        pytest.skip("no MobileNetV2 weights file")
+    return build_model(5, 96, weights=str(WEIGHTS))
+
+
+@pytest.fixture(scope="module")
+def photos():
+    from PIL import Image
+    files = [sorted((PHOTOS / name).glob("*.jpg"))[:2] for name in ("daisy", "roses", "tulips")]
+    files = [f for group in files for f in group]
+    if len(files) < 6:
+        pytest.skip("no flower photos")
+    out = []
+    for f in files:
+        with Image.open(f) as img:
+            out.append(np.asarray(img.convert("RGB").resize((96, 96))))
+    return np.stack(out), np.array([0, 0, 2, 2, 4, 4])
+
+
+class FakeTrain:
+    """A train_fn that records its calls and returns a small history."""
+
+    def __init__(self, lab_getter=None):
+        self.calls, self.disabled_during, self.lab_getter = [], [], lab_getter
+
+    def __call__(self, depth, lr, epochs, progress_callback):
+        self.calls.append((depth, lr, epochs))
+        if self.lab_getter:
+            self.disabled_during.append(self.lab_getter().train_button.disabled)
+        for epoch in range(1, epochs + 1):
+            progress_callback(epoch, epochs)
+        best = 0.5 + depth / 1000
+        return {"accuracy": [0.4] * epochs, "val_accuracy": [0.3] * (epochs - 1) + [best],
+                "loss": [1.0] * epochs, "val_loss": [1.1] * epochs}
+
+
+@pytest.fixture
+def lab(model_and_base):
+    model, base = model_and_base
+    freeze(base)
+    box = {}
+    fake = FakeTrain(lambda: box["lab"])
+    box["lab"] = widgets.FreezeLab(model, base, train_fn=fake, epochs=3)
+    box["lab"].fake = fake
+    yield box["lab"]
+    freeze(base)
+
+
+def shown_count(lab):
+    """The integer in the trainable-count text, as a browser test would read it."""
+    return int(re.fullmatch(r"Parametry trenowalne: (\d+)", lab.trainable_count.value).group(1))
+
+
+def text(html_value):
+    """Visible text of an HTML widget value."""
+    return re.sub(r"<[^>]+>", "", html_value)
+
+
+# --- freezing ---------------------------------------------------------------
+
+def test_initial_state_reflects_frozen_base(lab, model_and_base):
+    model, base = model_and_base
+    assert lab.slider.max == len(base.layers) and lab.slider.value == 0
+    assert shown_count(lab) == count_params(model).trainable == 5 * 1280 + 5
+    assert lab.picture.value.tobytes().startswith(b"\x89PNG")
+
+
+def test_slider_previews_without_touching_the_model(lab, model_and_base):
+    model, base = model_and_base
+    lab.slider.value = 30
+    assert not any(layer.trainable for layer in base.layers)
+    assert count_params(model).trainable == 6405
+    last30 = base.layers[-30:]
+    expected = 6405 + sum(int(np.prod(w.shape)) for layer in last30 if not plots.is_batchnorm(layer)
+                          for w in layer.weights)
+    assert shown_count(lab) == expected
+    batchnorm = sum(plots.is_batchnorm(layer) for layer in last30)
+    assert f"BatchNormalization w odmrożonej części: {batchnorm}." in lab.batchnorm_info.value
+    assert "Podgląd" in lab.status.value
+
+
+def test_apply_sets_trainable_flags_and_counts(lab, model_and_base):
+    model, base = model_and_base
+    lab.slider.value = 20
+    lab.apply_button.click()
+    start = len(base.layers) - 20
+    for i, layer in enumerate(base.layers):
+        assert layer.trainable == (i >= start and not plots.is_batchnorm(layer)), layer.name
+    counts = count_params(model)
+    assert shown_count(lab) == counts.trainable
+    assert str(counts.non_trainable) in lab.frozen_count.value and str(counts.total) in lab.frozen_count.value
+    assert "skompiluj model ponownie" in lab.message.value
+    assert str(counts.trainable) in lab.message.value
+    assert lab.infer_depth() == 20
+
+
+def test_apply_zero_freezes_everything_again(lab, model_and_base):
+    model, base = model_and_base
+    lab.apply(40)
+    assert lab.slider.value == 40
+    lab.slider.value = 0
+    lab.apply_button.click()
+    assert not any(layer.trainable for layer in base.layers)
+    assert shown_count(lab) == count_params(model).trainable == 6405
+
+
+def test_block_dropdown_moves_slider_to_block_start(lab, model_and_base):
+    model, base = model_and_base
+    lab.block.value = "block_13"
+    start = block_start_index(base, "block_13")
+    assert lab.slider.value == len(base.layers) - start
+    lab.apply_button.click()
+    trainable = [i for i, layer in enumerate(base.layers) if layer.trainable]
+    assert trainable[0] == start and base.layers[start].name == "block_13_expand"
+    assert shown_count(lab) == count_params(model).trainable
+
+
+def test_slider_at_block_start_selects_block(lab, model_and_base):
+    _, base = model_and_base
+    lab.slider.value = len(base.layers) - block_start_index(base, "block_16")
+    assert lab.block.value == "block_16"
+    lab.slider.value += 1
+    assert lab.block.value is None
+
+
+def test_apply_depth_out_of_range(lab, model_and_base):
+    _, base = model_and_base
+    with pytest.raises(CourseError, match="od 0 do 154"):
+        lab.apply(len(base.layers) + 1)
+    with pytest.raises(CourseError, match="-1"):
+        lab.apply(-1)
+    with pytest.raises(CourseError, match="całkowitą"):
+        lab.apply(2.5)
+    lab.slider.value = 10_000  # the slider itself clamps
+    assert lab.slider.value == len(base.layers)
+
+
+def test_without_model_every_action_explains(model_and_base):
+    _, base = model_and_base
+    lab = widgets.FreezeLab(None, base, train_fn=FakeTrain(), epochs=1)
+    assert "Najpierw zbuduj model" in lab.message.value
+    assert lab.apply_button.disabled and lab.train_button.disabled
+    lab.message.value = ""
+    lab.slider.value = 5
+    assert "Najpierw zbuduj model" in lab.message.value
+    lab.message.value = ""
+    lab.apply_button.click()
+    assert "Najpierw zbuduj model" in lab.message.value
+    with pytest.raises(CourseError, match="Najpierw zbuduj model"):
+        lab.apply(5)
+    assert "FreezeLab" in lab._repr_mimebundle_()["text/plain"]
+
+
+def test_wrong_objects_and_set_model(model_and_base):
+    model, base = model_and_base
+    lab = widgets.FreezeLab("model", base)
+    assert "typu str" in lab.message.value
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    lab.set_model(other, base)
+    assert "nie jest częścią modelu" in lab.message.value
+    freeze(base)
+    lab.set_model(model, base)
+    assert not lab.apply_button.disabled and shown_count(lab) == 6405
+
+
+# --- train and compare ------------------------------------------------------
+
+def test_train_adds_row_curve_and_table(lab, model_and_base):
+    lab.slider.value = 20
+    expected_params = shown_count(lab)
+    lab.lr.value = 1e-4
+    lab.train_button.click()
+    assert lab.fake.calls == [(20, 1e-4, 3)]
+    assert lab.fake.disabled_during == [True]
+    assert not lab.train_button.disabled
+    assert lab.progress.value == lab.progress.max == 3
+    assert len(lab.results) == 1
+    row = lab.results[0]
+    assert row["depth"] == 20 and row["lr"] == 1e-4 and row["trainable_params"] == expected_params
+    assert row["best_val_accuracy"] == pytest.approx(0.52)
+    assert row["seconds"] >= 0
+    table = text(lab.table.value)
+    assert "20" in table and "1e-4" in table and str(expected_params) in table and "52.0%" in table
+    assert lab.runs[0][0] == "20 warstw, lr=1e-4"
+    assert lab.runs_picture.value.tobytes().startswith(b"\x89PNG")
+    assert "52.0%" in lab.message.value
+
+
+def test_second_run_overlays_first(lab):
+    lab.slider.value = 22
+    lab.lr.value = 1e-4
+    lab.train_button.click()
+    lab.slider.value = 5
+    lab.lr.value = 1e-3
+    lab.train_button.click()
+    assert [r["depth"] for r in lab.results] == [22, 5]
+    assert [label for label, _ in lab.runs] == ["22 warstwy, lr=1e-4", "5 warstw, lr=1e-3"]
+    fig = plots.plot_runs(lab.runs)
+    assert len(fig.axes[0].lines) == 2
+    assert lab.table.value.count("<tr>") == 3  # header + 2 runs
+
+
+def test_failing_train_fn_keeps_earlier_runs(lab):
+    lab.train_button.click()
+    assert len(lab.results) == 1
+
+    def broken(depth, lr, epochs, progress_callback):
+        progress_callback(1, epochs)
+        raise RuntimeError("zabrakło pamięci\nna GPU")
+
+    lab.train_fn = broken
+    lab.train_button.click()
+    assert "Trenowanie nie powiodło się" in lab.message.value and "zabrakło pamięci na GPU" in lab.message.value
+    assert "\n" not in text(lab.message.value)
+    assert len(lab.results) == 1 and lab.table.value.count("<tr>") == 2
+    assert not lab.train_button.disabled
+
+
+def test_history_without_metrics_is_reported(lab):
+    lab.train_fn = lambda depth, lr, epochs, cb: {"accuracy": [0.5], "loss": [1.0], "val_loss": [1.0]}
+    lab.train_button.click()
+    assert "'val_accuracy'" in lab.message.value
+    assert lab.results == []
+
+
+def test_bad_learning_rate_and_epochs(lab, model_and_base):
+    model, base = model_and_base
+    for bad in (-1e-4, 0, "szybko", float("nan"), True):
+        with pytest.raises(CourseError, match="Learning rate"):
+            lab.train(lr=bad)
+    assert lab.results == [] and lab.fake.calls == []
+    with pytest.raises(CourseError, match="Learning rate"):
+        widgets.FreezeLab(model, base, learning_rates=(1e-3, -1))
+    with pytest.raises(CourseError, match="epok"):
+        widgets.FreezeLab(model, base, epochs=0)
+
+
+def test_no_train_fn_disables_training(model_and_base):
+    model, base = model_and_base
+    freeze(base)
+    lab = widgets.FreezeLab(model, base, epochs=1)
+    assert lab.train_button.disabled
+    assert "train_fn" in lab.message.value
+    with pytest.raises(CourseError, match="train_fn"):
+        lab.train()
+
+
+def test_small_real_train_fn(model_and_base, photos):
+    """A real (tiny) fine-tuning run honours the contract: keras History and progress per epoch."""
+    model, base = model_and_base
+    x, y = photos
+    x = keras.applications.mobilenet_v2.preprocess_input(x.astype("float32"))
+
+    def train_fn(depth, lr, epochs, progress_callback):
+        unfreeze_last(base, depth)
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        report = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: progress_callback(epoch + 1, epochs))
+        return model.fit(x, y, validation_data=(x, y), epochs=epochs, batch_size=6, verbose=0, callbacks=[report])
+
+    freeze(base)
+    lab = widgets.FreezeLab(model, base, train_fn=train_fn, epochs=1)
+    lab.slider.value = 3
+    lab.train_button.click()
+    assert lab.message.value.count("❌") == 0, lab.message.value
+    assert len(lab.results) == 1 and lab.results[0]["trainable_params"] == count_params(model).trainable
+    assert 0.0 <= lab.results[0]["best_val_accuracy"] <= 1.0
+    assert lab.progress.value == 1
+    assert "Tak jest teraz w modelu" in lab.status.value  # train_fn unfroze 3 layers itself
+    freeze(base)
+
+
+# --- display and CSS hooks ----------------------------------------------------
+
+def test_css_classes_and_display(lab):
+    assert "freeze-lab" in lab.widget._dom_classes
+    assert "freeze-lab-slider" in lab.slider._dom_classes
+    assert "freeze-lab-trainable-count" in lab.trainable_count._dom_classes
+    assert "freeze-lab-apply" in lab.apply_button._dom_classes
+    assert "freeze-lab-train" in lab.train_button._dom_classes
+    assert "freeze-lab-table" in lab.table._dom_classes
+    assert "freeze-lab-message" in lab.message._dom_classes
+    bundle = lab._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == lab.widget.model_id
+    assert "parametry trenowalne: 6405" in bundle["text/plain"]
+
+
+# --- LayerExplorer ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def explorer(model_and_base, photos):
+    _, base = model_and_base
+    return widgets.LayerExplorer(base, photos[0][2], n=9)
+
+
+def test_layer_explorer_walks_blocks(explorer, model_and_base, photos):
+    _, base = model_and_base
+    assert explorer.block.options == tuple(BLOCKS)
+    assert explorer.block.value == "stem" and "wczesny" in explorer.stage.value
+    first = explorer.picture.value
+    explorer.block.value = "block_16"
+    assert explorer.picture.value != first and explorer.picture.value.tobytes().startswith(b"\x89PNG")
+    assert "późny" in explorer.stage.value and "3×3×320" in explorer.stage.value
+    explorer.show("block_8")
+    assert explorer.block.value == "block_8" and "środkowy" in explorer.stage.value
+    assert explorer.maps["block_16"].shape == (3, 3, 320)
+    direct = plots.activations(base, photos[0][2], "block_3")[0]
+    assert np.allclose(explorer.maps["block_3"], direct, atol=1e-4)
+    fig = plots.plot_feature_maps(explorer.maps["block_8"], explorer.layers["block_8"], explorer.n)
+    assert sum(len(ax.get_images()) for ax in fig.axes) == 9
+    assert "LayerExplorer" in explorer._repr_mimebundle_()["text/plain"]
+    assert "layer-explorer" in explorer.widget._dom_classes
+
+
+def test_layer_explorer_bad_input(explorer, model_and_base, photos):
+    _, base = model_and_base
+    with pytest.raises(CourseError, match="uint8"):
+        widgets.LayerExplorer(base, photos[0][0].astype("float32"))
+    with pytest.raises(CourseError, match="uint8"):
+        widgets.LayerExplorer(base, photos[0][0][..., 0])
+    with pytest.raises(CourseError, match="keras.Model"):
+        widgets.LayerExplorer("base", photos[0][0])
+    with pytest.raises(CourseError, match="block_99"):
+        explorer.show("block_99")

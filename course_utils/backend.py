@@ -19,6 +19,8 @@ def import_tensorflow():
     try:
         os.dup2(devnull, 2)
         import tensorflow
+
+        tensorflow.zeros(1)  # device start-up (the CUDA probe) logs here, once
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -173,8 +173,10 @@ def split_indices(labels, num_classes, seed, per_class=None, ratios=(0.8, 0.1, 0
         idx = idx[rng.permutation(len(idx))]
         if per_class:
             idx = idx[:per_class]
-        n_val = int(round(len(idx) * ratios[1]))
-        n_test = int(round(len(idx) * ratios[2]))
+        # every class keeps at least one validation and one test photo when it has 3+
+        least = 1 if len(idx) >= 3 else 0
+        n_val = max(least, int(round(len(idx) * ratios[1])))
+        n_test = max(least, int(round(len(idx) * ratios[2])))
         n_train = len(idx) - n_val - n_test
         parts[0].extend(idx[:n_train])
         parts[1].extend(idx[n_train:n_train + n_val])

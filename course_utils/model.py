@@ -58,6 +58,10 @@ def build_model(num_classes=5, image_size=None, weights=None):
 def freeze(base):
     """Freeze the whole base: no weight of it changes during training."""
     base.trainable = False
+    # Keras skips ``base.trainable = False`` when the flag is already False, even after
+    # single layers were unfrozen one by one (the source's loop): set every layer too.
+    for layer in base.layers:
+        layer.trainable = False
     return base
 
 
@@ -123,14 +127,16 @@ def count_params(model):
     return ParamCounts(trainable, frozen, trainable + frozen)
 
 
-def save_trained(model, path, class_names):
-    """Save a trained model (``.keras``) with its class names and image size beside it."""
+def save_trained(model, path, class_names, history=None):
+    """Save a trained model (``.keras``) with its class names, image size and history beside it."""
     import json
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
-    meta = {"class_names": list(class_names), "image_size": int(model.input_shape[1])}
+    logs = getattr(history, "history", history) or {}
+    meta = {"class_names": list(class_names), "image_size": int(model.input_shape[1]),
+            "history": {k: [float(v) for v in vals] for k, vals in logs.items()}}
     path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
                                          encoding="utf-8")
     return path
@@ -145,11 +151,31 @@ def load_trained(path):
     if not path.is_file() or not meta_path.is_file():
         raise CourseError(t("model.saved_missing", path=path))
     try:
-        model = keras.models.load_model(path)
+        model = keras.models.load_model(path, compile=False)  # lessons compile anew
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         return model, meta["class_names"]
     except Exception as exc:  # a truncated or foreign file
         raise CourseError(t("model.saved_unreadable", path=path, error=type(exc).__name__)) from None
+
+
+def saved_history(path):
+    """The training history saved with a model by :func:`save_trained` (``{}`` if none)."""
+    import json
+
+    meta_path = Path(path).with_suffix(".json")
+    try:
+        return json.loads(meta_path.read_text(encoding="utf-8")).get("history", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def base_of(model):
+    """The MobileNetV2 part of a course model as its own model (the same layer objects)."""
+    try:
+        top = model.get_layer("out_relu")
+    except ValueError:
+        raise CourseError(t("model.no_base", name=model.name)) from None
+    return keras.Model(model.input, top.output, name="base_model")
 
 
 def lesson_model_path(name):

@@ -236,6 +236,17 @@ def _input_widget(q):
     return w.Text(placeholder="np. 1280", layout=w.Layout(width="16em"))
 
 
+# Long option texts wrap onto several lines: ipywidgets gives every radio/checkbox row
+# a fixed height, so without this the next row would cover the wrapped option.
+QUIZ_CSS = """<style>
+.course-quiz .widget-radio-box label, .course-quiz .jupyter-widget-radio-box label,
+.course-quiz .widget-checkbox, .course-quiz .jupyter-widget-checkbox
+  {height: auto; line-height: 1.4; padding: 2px 0;}
+.course-quiz .widget-checkbox span, .course-quiz .jupyter-widget-checkbox span
+  {white-space: normal; overflow: visible;}
+</style>"""
+
+
 class QuizWidget(w.VBox):
     """One question: prompt, native input, a 'Sprawdź' button and a feedback area."""
 
@@ -249,7 +260,8 @@ class QuizWidget(w.VBox):
         self.feedback = w.HTML().add_class("course-quiz-feedback")
         self.feedback_text = ""
         self.result = None
-        super().__init__([self.prompt, self.input, self.button, self.feedback])
+        style = w.HTML(QUIZ_CSS, layout=w.Layout(display="none"))
+        super().__init__([style, self.prompt, self.input, self.button, self.feedback])
         self.add_class("course-quiz")
         self.add_class(f"course-quiz-{q['type']}")
         self.button.on_click(self._on_click)

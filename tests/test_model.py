@@ -141,3 +141,24 @@ def test_missing_or_broken_saved_model(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(CourseError, match="uszkodzony"):
         m.load_trained(tmp_path / "bad.keras")
+
+
+def test_freeze_after_the_source_loop_freezes_everything(built):
+    model, base = built
+    base.trainable = False
+    for layer in base.layers[len(base.layers) - 20:]:  # the source's loop
+        layer.trainable = True
+    assert m.count_params(model).trainable > 6405
+    m.freeze(base)
+    assert m.count_params(model).trainable == 6405
+
+
+def test_base_of_a_saved_model_shares_its_layers(built, tmp_path):
+    model, _ = built
+    loaded, _ = m.load_trained(m.save_trained(model, tmp_path / "m.keras", list("abcde"),
+                                              history={"accuracy": [0.5, 0.75]}))
+    base = m.base_of(loaded)
+    assert len(base.layers) == 154 and base.layers[-1] is loaded.get_layer("out_relu")
+    assert m.saved_history(tmp_path / "m.keras") == {"accuracy": [0.5, 0.75]}
+    with pytest.raises(CourseError, match="out_relu"):
+        m.base_of(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")]))

@@ -1,6 +1,7 @@
 """Import TensorFlow once, quietly, with CPU-friendly defaults."""
 import os
 import sys
+import warnings
 
 
 def import_tensorflow():
@@ -10,9 +11,12 @@ def import_tensorflow():
     file descriptor 2 while it loads, which clutters every lesson's first cell
     and is not something a learner can act on. Errors still raise normally.
     """
+    # Keras 3 warns on every fit(tf.data pipeline) because fit's default is
+    # shuffle=True; the course's pipelines shuffle themselves, so it is noise.
+    warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed, but will be ignored")
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also hides the cuInit probe error on CPU machines
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

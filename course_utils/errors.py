@@ -16,7 +16,9 @@ def install_notebook_handler():
         return False
 
     def _show(shell, etype, value, tb, tb_offset=None):
-        print(f"❌ {value}")
+        # Sent as a real error (one line, no traceback), so the cell still counts
+        # as failed: "Run All" stops here and nbval reports it.
+        shell._showtraceback(etype, value, [f"❌ {value}"])
         return None
 
     ip.set_custom_exc((CourseError,), _show)

@@ -25,6 +25,9 @@ def import_tensorflow():
         import tensorflow
 
         tensorflow.zeros(1)  # device start-up (the CUDA probe) logs here, once
+        # Python-side notices (deprecations, "tf.function retracing" after several
+        # lab runs) are for TensorFlow developers, not learners.
+        tensorflow.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)
         os.close(saved)

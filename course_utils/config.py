@@ -14,6 +14,7 @@ without touching a notebook:
 ``COURSE_PROGRESS_FILE`` the quiz progress file (default ``$COURSE_HOME/progress.json``).
 ``COURSE_IMAGE_SIZE``    override the image size (96, 128, 160, 192 or 224).
 ``COURSE_PER_CLASS``     override the number of photos per class (0 = all).
+``COURSE_CACHE_MB``      memory for cached activations (default 1536 MB).
 =======================  ==========================================================
 """
 import os
@@ -44,6 +45,7 @@ class Settings:
     weights: str
     home: Path
     progress_file: Path
+    cache_mb: int = 1536
     seed: int = SEED
     split_ratios: tuple = SPLIT_RATIOS
 
@@ -112,6 +114,7 @@ def get_settings():
         weights=weights,
         home=home,
         progress_file=_path("COURSE_PROGRESS_FILE") or home / "progress.json",
+        cache_mb=_int("COURSE_CACHE_MB", 1536),
     )
 
 

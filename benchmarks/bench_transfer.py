@@ -1,0 +1,198 @@
+"""Naive vs cached transfer learning on the same photos and split, side by side.
+
+Naive (the source notebook's loop): ``model.fit`` through the frozen base for
+the feature-extraction epochs, then ``unfreeze_last(base, 20)``, recompile with
+Adam(1e-5) and ``model.fit`` again for the fine-tuning epochs.
+Cached (the course): :func:`course_utils.training.train_head_cached` and
+:func:`course_utils.training.fine_tune_cached`.
+
+Both start from the same initial weights. For each phase it prints wall
+seconds, photos/s (training photos x epochs / seconds), peak RSS during the
+phase and test accuracy, plus the speed-ups, and writes JSON (``--out``).
+This is not a test: run it by hand, e.g. ::
+
+    .venv/bin/python benchmarks/bench_transfer.py                  # full settings
+    .venv/bin/python benchmarks/bench_transfer.py --per-class 40 --image-size 96 \\
+        --fe-epochs 2 --ft-epochs 2                                # quick check
+"""
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+
+DEFAULT_DATA = "/work/shared/data/flower_photos"
+DEFAULT_WEIGHTS = "/work/shared/models/mobilenet_v2_1.0_224_imagenet_no_top.h5"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+class PeakRSS:
+    """Sample this process' resident memory in a thread; report the peak of a phase."""
+
+    def __init__(self, interval=0.05):
+        self.process = psutil.Process()
+        self.interval = interval
+        self.peak = self.process.memory_info().rss
+        self.overall = self.peak
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            rss = self.process.memory_info().rss
+            self.peak = max(self.peak, rss)
+            self.overall = max(self.overall, rss)
+
+    def reset(self):
+        self.peak = self.process.memory_info().rss
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
+def timed(fn, rss):
+    rss.reset()
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start, rss.peak / 2**20
+
+
+def accuracy(model, dataset, labels):
+    probs = model.predict(dataset, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=1) == labels))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("COURSE_DATA_DIR", DEFAULT_DATA))
+    parser.add_argument("--weights", default=os.environ.get("COURSE_WEIGHTS", DEFAULT_WEIGHTS))
+    parser.add_argument("--per-class", type=int, default=0, help="photos per class (0 = all)")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--fe-epochs", type=int, default=10)
+    parser.add_argument("--ft-epochs", type=int, default=10)
+    parser.add_argument("--unfreeze", type=int, default=20)
+    parser.add_argument("--fe-lr", type=float, default=1e-3)
+    parser.add_argument("--ft-lr", type=float, default=1e-5)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from course_utils import training
+    from course_utils.data import load_flowers
+    from course_utils.model import build_model, unfreeze_last
+
+    rss = PeakRSS()
+    results = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    start = time.perf_counter()
+    data = load_flowers(args.data_dir, image_size=args.image_size,
+                        per_class=args.per_class or None, seed=args.seed)
+    load_s = time.perf_counter() - start
+    n_train, n_val, n_test = len(data.y_train), len(data.y_val), len(data.y_test)
+    print(data.summary(), flush=True)
+    results.update(n_train=n_train, n_val=n_val, n_test=n_test)
+
+    keras.utils.set_random_seed(args.seed)
+    start = time.perf_counter()
+    model, base = build_model(data.num_classes, args.image_size, args.weights)
+    build_s = time.perf_counter() - start
+    initial = model.get_weights()
+    results.update(load_seconds=load_s, build_model_seconds=build_s)
+
+    # Baseline: one inference pass of the frozen model over train + val photos
+    # (what the cached feature extraction has to compute once).
+    def forward_once():
+        for split in ("train", "val"):
+            model.predict(data.dataset(split, shuffle=False, batch_size=32), verbose=0)
+    _, forward_s, _ = timed(forward_once, rss)
+    results["one_forward_pass_seconds"] = forward_s
+    print(f"one forward pass (train+val, {n_train + n_val} photos): {forward_s:.1f} s "
+          f"({(n_train + n_val) / forward_s:.0f} photos/s)", flush=True)
+
+    rows = []
+
+    def report(name, seconds, epochs, peak, acc):
+        photos_s = n_train * epochs / seconds
+        rows.append((name, seconds, photos_s, peak, acc))
+        print(f"{name:22s} {seconds:8.1f} s {photos_s:9.0f} photos/s {peak:8.0f} MB "
+              f"test acc {acc:.4f}", flush=True)
+
+    test_ds = data.dataset("test", shuffle=False)
+    # ---------------------------------------------------------------- cached
+    _, fe_s, fe_peak = timed(lambda: training.train_head_cached(
+        model, data, epochs=args.fe_epochs, learning_rate=args.fe_lr, base=base,
+        cache_unfreeze=args.unfreeze, seed=args.seed), rss)
+    fe_eval, fe_eval_s, _ = timed(lambda: training.evaluate_cached(
+        model, data, "test", base=base, cache_unfreeze=args.unfreeze), rss)
+    fe_acc = fe_eval["accuracy"]
+    fe_full_acc = accuracy(model, test_ds, data.y_test)  # cross-check, not timed
+    report("cached FE", fe_s, args.fe_epochs, fe_peak, fe_acc)
+    _, ft_s, ft_peak = timed(lambda: training.fine_tune_cached(
+        model, base, data, unfreeze=args.unfreeze, learning_rate=args.ft_lr,
+        epochs=args.ft_epochs, seed=args.seed), rss)
+    ft_eval, ft_eval_s, _ = timed(lambda: training.evaluate_cached(model, data, "test"), rss)
+    pipeline_s = build_s + fe_s + fe_eval_s + ft_s + ft_eval_s
+    ft_acc = ft_eval["accuracy"]
+    ft_full_acc = accuracy(model, test_ds, data.y_test)
+    report("cached FT", ft_s, args.ft_epochs, ft_peak, ft_acc)
+    results.update(fe_seconds=fe_s, ft_seconds=ft_s, fe_test_accuracy=fe_acc,
+                   ft_test_accuracy=ft_acc, fe_eval_seconds=fe_eval_s, ft_eval_seconds=ft_eval_s,
+                   fe_test_accuracy_full_model=fe_full_acc,
+                   ft_test_accuracy_full_model=ft_full_acc,
+                   full_pipeline_seconds=pipeline_s,
+                   fe_vs_one_forward_pass=fe_s / forward_s,
+                   fe_peak_rss_mb=fe_peak, ft_peak_rss_mb=ft_peak)
+    print(f"cached pipeline (build model + FE + test eval + FT + test eval): {pipeline_s:.1f} s "
+          f"(+ {load_s:.1f} s loading photos); "
+          f"FE = {fe_s / forward_s:.2f} x one forward pass", flush=True)
+    training.clear_cache(data)
+
+    # ---------------------------------------------------------------- naive
+    if not args.skip_naive:
+        keras.utils.set_random_seed(args.seed)
+        naive, naive_base = build_model(data.num_classes, args.image_size, args.weights)
+        naive.set_weights(initial)
+        naive.compile(optimizer=keras.optimizers.Adam(args.fe_lr),
+                      loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+        _, nfe_s, nfe_peak = timed(lambda: naive.fit(
+            data.train, validation_data=data.val, epochs=args.fe_epochs, verbose=0), rss)
+        nfe_acc = accuracy(naive, test_ds, data.y_test)
+        report("naive FE", nfe_s, args.fe_epochs, nfe_peak, nfe_acc)
+        unfreeze_last(naive_base, args.unfreeze)
+        naive.compile(optimizer=keras.optimizers.Adam(args.ft_lr),
+                      loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+        _, nft_s, nft_peak = timed(lambda: naive.fit(
+            data.train, validation_data=data.val, epochs=args.ft_epochs, verbose=0), rss)
+        nft_acc = accuracy(naive, test_ds, data.y_test)
+        report("naive FT", nft_s, args.ft_epochs, nft_peak, nft_acc)
+        results.update(naive_fe_seconds=nfe_s, naive_ft_seconds=nft_s,
+                       naive_fe_test_accuracy=nfe_acc, naive_ft_test_accuracy=nft_acc,
+                       naive_fe_peak_rss_mb=nfe_peak, naive_ft_peak_rss_mb=nft_peak,
+                       fe_speedup=nfe_s / fe_s, ft_speedup=nft_s / ft_s)
+        print(f"speed-up: FE {nfe_s / fe_s:.1f}x, FT {nft_s / ft_s:.1f}x; "
+              f"accuracy delta (cached - naive): FE {100 * (fe_acc - nfe_acc):+.1f} pt, "
+              f"FT {100 * (ft_acc - nft_acc):+.1f} pt", flush=True)
+
+    rss.stop()
+    results["peak_rss_mb"] = rss.overall / 2**20
+    print(f"peak RSS (whole run): {results['peak_rss_mb']:.0f} MB")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

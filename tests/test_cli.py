@@ -1,0 +1,105 @@
+"""``python -m course_utils train`` / ``predict`` as real subprocesses on a tiny photo folder."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTOS = Path("/work/shared/data/flower_photos")
+WEIGHTS = Path("/work/shared/models/mobilenet_v2_1.0_224_imagenet_no_top.h5")
+
+pytestmark = pytest.mark.skipif(not (PHOTOS.is_dir() and WEIGHTS.is_file()),
+                                reason="needs the shared flower photos and MobileNetV2 weights")
+
+
+def run(args, env):
+    return subprocess.run([sys.executable, "-m", "course_utils", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    env = dict(os.environ)
+    env["COURSE_HOME"] = str(tmp_path_factory.mktemp("course_home"))
+    for name in ("COURSE_FAST", "CI", "COURSE_DATA_DIR", "COURSE_WEIGHTS", "COURSE_PER_CLASS",
+                 "COURSE_IMAGE_SIZE"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory):
+    """10 real photos per class (8 train / 1 val / 1 test), copied into tmp."""
+    root = tmp_path_factory.mktemp("photos") / "flower_photos"
+    for folder in sorted(p for p in PHOTOS.iterdir() if p.is_dir()):
+        (root / folder.name).mkdir(parents=True)
+        for photo in sorted(folder.glob("*.jpg"))[:10]:
+            shutil.copy(photo, root / folder.name / photo.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(photo_dir, env, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "flowers.keras"
+    result = run(["train", "--data-dir", str(photo_dir), "--out", str(out),
+                  "--weights", str(WEIGHTS), "--image-size", "96", "--per-class", "10",
+                  "--fe-epochs", "1", "--ft-epochs", "1", "--seed", "1"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_train_saves_model_and_sidecar(trained):
+    out, result = trained
+    assert out.is_file()
+    meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["class_names"] == ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
+    assert meta["image_size"] == 96
+    assert 0.0 <= meta["test_accuracy"] <= 1.0
+    assert "Dokładność na zbiorze testowym" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_predict_good_and_bad_photos(trained, photo_dir, env, tmp_path):
+    out, _ = trained
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\x00garbage, not a JPEG" * 50)
+    good = [sorted((photo_dir / c).glob("*.jpg"))[0] for c in ("roses", "daisy")]
+    result = run(["predict", str(out), str(good[0]), str(bad), str(good[1])], env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert [row["path"] for row in rows] == [str(good[0]), str(bad), str(good[1])]
+    assert "broken.jpg" in rows[1]["error"]
+    for row in (rows[0], rows[2]):
+        assert row["class"] in row["probabilities"]
+        assert set(row["probabilities"]) == {"daisy", "dandelion", "roses", "sunflowers", "tulips"}
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_predict_all_good_exits_zero(trained, photo_dir, env):
+    out, _ = trained
+    photo = sorted((photo_dir / "tulips").glob("*.jpg"))[0]
+    result = run(["predict", str(out), str(photo)], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip())["path"] == str(photo)
+
+
+def test_missing_model_is_one_line_exit_2(env, tmp_path):
+    result = run(["predict", str(tmp_path / "nope.keras"), "x.jpg"], env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nope.keras" in result.stderr
+
+
+def test_missing_data_dir_is_one_line_exit_2(env, tmp_path):
+    result = run(["train", "--data-dir", str(tmp_path / "missing"), "--out",
+                  str(tmp_path / "m.keras"), "--weights", str(WEIGHTS)], env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "missing" in result.stderr

@@ -1,0 +1,202 @@
+"""Cached feature extraction / fine-tuning and the freeze-depth lab's train_fn.
+
+Tiny subsets only (8 photos per class, 96 px) with the real MobileNetV2 weights.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PHOTOS = Path("/work/shared/data/flower_photos")
+WEIGHTS = Path("/work/shared/models/mobilenet_v2_1.0_224_imagenet_no_top.h5")
+
+pytestmark = pytest.mark.skipif(not (PHOTOS.is_dir() and WEIGHTS.is_file()),
+                                reason="needs the shared flower photos and MobileNetV2 weights")
+
+
+@pytest.fixture(autouse=True)
+def course_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.getbasetemp() / "course_home"
+    monkeypatch.setenv("COURSE_HOME", str(home))
+    monkeypatch.setenv("COURSE_WEIGHTS", str(WEIGHTS))
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    return home
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from course_utils.data import load_flowers
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSE_HOME", str(tmp_path_factory.getbasetemp() / "course_home"))
+        return load_flowers(PHOTOS, image_size=96, per_class=8, seed=42)
+
+
+def _build(seed=0):
+    import keras
+
+    from course_utils.model import build_model
+
+    keras.utils.set_random_seed(seed)
+    return build_model(5, 96, str(WEIGHTS))
+
+
+def _full_probs(model, data, split):
+    return model.predict(data.dataset(split, shuffle=False), verbose=0)
+
+
+def test_boundaries_of_mobilenetv2(data):
+    from course_utils import training
+    from course_utils.model import unfreeze_last
+
+    model, base = _build()
+    assert model.layers[training._head_boundary(model)].name == "predictions"
+    assert training.unfreeze_boundary(model, base, 20) == 134
+    unfreeze_last(base, 20)
+    k = training.trainable_boundary(model)
+    assert model.layers[k].name == "block_15_expand"
+    assert [training._producer(x).name for x in training.crossing_tensors(model, k)] == ["block_14_add"]
+    # inside a residual block two tensors cross the boundary
+    names = {training._producer(x).name for x in training.crossing_tensors(model, 130)}
+    assert names == {"block_14_depthwise_BN", "block_13_project_BN"}
+
+
+@pytest.mark.parametrize("boundary", ["head", 134, 130])
+def test_cached_path_matches_full_model(data, boundary):
+    from course_utils import training
+
+    model, _ = _build()
+    k = training._head_boundary(model) if boundary == "head" else boundary
+    acts = training.cached_activations(model, data, k, ("val", "test"), verbose=0)
+    top = training.top_model(model, k)
+    for split in ("val", "test"):
+        cached = training._predict_arrays(top, acts[split])
+        np.testing.assert_allclose(cached, _full_probs(model, data, split), atol=1e-4)
+
+
+def test_fine_tune_top_matches_full_model_after_training(data):
+    from course_utils import training
+
+    model, base = _build()
+    training.fine_tune_cached(model, base, data, unfreeze=20, learning_rate=1e-3, epochs=1,
+                              verbose=0)
+    cached = training.predict_cached(model, data, "val")
+    np.testing.assert_allclose(cached, _full_probs(model, data, "val"), atol=1e-4)
+    # BatchNorm stays frozen (inference mode), the convolutions above the boundary train
+    assert not model.get_layer("block_16_project_BN").trainable
+    assert model.get_layer("block_16_project").trainable
+
+
+def test_train_head_cached_trains_the_learners_dense(data):
+    from course_utils import training
+
+    model, base = _build()
+    dense = model.get_layer("predictions")
+    before = [w.copy() for w in dense.get_weights()]
+    history = training.train_head_cached(model, data, epochs=8, learning_rate=1e-2, verbose=0,
+                                         base=base)
+    assert set(history.history) >= {"accuracy", "val_accuracy", "loss", "val_loss"}
+    assert len(history.history["loss"]) == 8
+    assert model.get_layer("predictions") is dense
+    assert any(not np.allclose(a, b) for a, b in zip(before, dense.get_weights()))
+    probs = _full_probs(model, data, "train")
+    accuracy = np.mean(np.argmax(probs, axis=1) == data.y_train)
+    assert accuracy > 1 / data.num_classes + 0.2
+    # the learner's model is compiled and usable as usual
+    loss, acc = model.evaluate(data.dataset("train", shuffle=False), verbose=0)
+    assert acc == pytest.approx(accuracy, abs=1e-6)
+    # the same pass cached the fine-tuning boundary, so fine-tuning needs no new pass
+    cache = training.activation_cache(data)
+    assert any(key[0][1] == "block_14_add" for key in cache.entries)
+
+
+def test_cache_is_invalidated_when_frozen_weights_change(data):
+    from course_utils import training
+
+    model, _ = _build()
+    k = training._head_boundary(model)
+    first = training.cached_activations(model, data, k, ("val",), verbose=0)["val"][0]
+    again = training.cached_activations(model, data, k, ("val",), verbose=0)["val"][0]
+    assert again is first  # served from the cache
+    conv = model.get_layer("Conv_1")
+    conv.set_weights([w * 1.5 for w in conv.get_weights()])
+    changed = training.cached_activations(model, data, k, ("val",), verbose=0)["val"][0]
+    assert changed is not first and not np.allclose(changed, first)
+
+
+def test_augmentation_falls_back_to_full_pass(data):
+    import keras
+
+    from course_utils import training
+
+    model, base = _build()
+    augment = keras.layers.RandomFlip("horizontal", seed=1)
+    history = training.fine_tune_cached(model, base, data, unfreeze=5, epochs=1, verbose=0,
+                                        augmentation=augment)
+    assert len(history.history["accuracy"]) == 1
+
+
+def test_lab_train_fn_restores_checkpoint(data):
+    from course_utils import training
+
+    model, base = _build()
+    training.train_head_cached(model, data, epochs=2, verbose=0, base=base)
+    train_fn = training.make_lab_train_fn(model, base, data)
+    snapshot = [w.copy() for w in train_fn.snapshot]
+    calls = []
+
+    first = train_fn(20, 1e-4, 2, lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 2), (2, 2)]
+    assert set(first) == {"accuracy", "val_accuracy", "loss", "val_loss"}
+    assert all(len(v) == 2 for v in first.values())
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), snapshot))
+
+    second = train_fn(20, 1e-4, 2, None)
+    for key in first:
+        np.testing.assert_allclose(second[key], first[key], rtol=1e-5, atol=1e-6)
+
+    # a head-only run after a fine-tuning run starts from the snapshot: the base is untouched
+    train_fn(0, 1e-3, 1, None)
+    head = model.get_layer("predictions")
+    for layer, weights in zip(model.layers, _per_layer(model, snapshot)):
+        if layer is not head:
+            for w, s in zip(layer.get_weights(), weights):
+                np.testing.assert_array_equal(w, s)
+    train_fn.restore()
+    for w, s in zip(model.get_weights(), snapshot):
+        np.testing.assert_array_equal(w, s)
+
+
+def _per_layer(model, flat):
+    out, i = [], 0
+    for layer in model.layers:
+        n = len(layer.weights)
+        out.append(flat[i:i + n])
+        i += n
+    return out
+
+
+def test_bad_input_is_a_course_error(data):
+    from course_utils import training
+    from course_utils.errors import CourseError
+
+    model, base = _build()
+    with pytest.raises(CourseError, match="epok"):
+        training.train_head_cached(model, data, epochs=0, verbose=0)
+    with pytest.raises(CourseError, match="uczenia"):
+        training.fine_tune_cached(model, base, data, learning_rate=-1, epochs=1, verbose=0)
+    with pytest.raises(CourseError, match="FlowerData"):
+        training.train_head_cached(model, object(), epochs=1, verbose=0)
+
+
+def test_setup_accelerator_is_a_noop_on_cpu():
+    import keras
+    import tensorflow as tf
+
+    from course_utils import training
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("machine has a GPU")
+    strategy = training.setup_accelerator()
+    assert strategy is tf.distribute.get_strategy()
+    assert keras.mixed_precision.global_policy().name == "float32"

@@ -23,14 +23,12 @@ import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import psutil
 
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-
-DEFAULT_DATA = "/work/shared/data/flower_photos"
-DEFAULT_WEIGHTS = "/work/shared/models/mobilenet_v2_1.0_224_imagenet_no_top.h5"
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # the offline assets beside the repo
+DEFAULT_DATA = str(SHARED / "data" / "flower_photos")
+DEFAULT_WEIGHTS = str(SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 

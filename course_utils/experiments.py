@@ -203,9 +203,9 @@ def accuracy_on_test(model, data):
 def train_scratch(model, data, epochs, learning_rate=1e-3, label=None, seed=None, verbose=0):
     """Train every weight of ``model`` with ``model.fit`` (from scratch); return its :class:`Curve`."""
     _check_data(data)
-    epochs = training._check_epochs(epochs)
+    epochs = training.check_epochs(epochs)
     keras.utils.set_random_seed(data.seed if seed is None else int(seed))
-    model.compile(optimizer=keras.optimizers.Adam(training._check_lr(learning_rate)),
+    model.compile(optimizer=keras.optimizers.Adam(training.check_lr(learning_rate)),
                   loss=_loss(data), metrics=["accuracy"], jit_compile=False)
     clock = _Clock()
     callbacks = [_ClockCallback(clock),
@@ -335,7 +335,7 @@ def epochs_for(n_train, batch_size, epochs, min_steps):
 def pooled_features(model, data, splits=("train", "test"), verbose=0):
     """The 1280-d ``GlobalAveragePooling2D`` features of ``splits``, from the cache of ``training``."""
     _check_data(data)
-    k = training._head_boundary(model)
+    k = training.head_boundary(model)
     acts = training.cached_activations(model, data, k, tuple(splits), verbose=verbose)
     return {split: acts[split][0] for split in splits}
 

@@ -100,14 +100,17 @@ def _scope():
 
 # ---------------------------------------------------------------- checks
 
-def _check_epochs(epochs):
+def check_epochs(epochs):
+    """Return ``epochs`` as an int if it is a whole number >= 1, else a one-line CourseError."""
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise CourseError(t("training.bad_epochs", value=epochs))
     return int(epochs)
 
 
-def _check_lr(lr):
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not 0 < lr < 10:
+def check_lr(lr):
+    """Return ``lr`` as a float if it is a positive number below 10, else a one-line CourseError."""
+    if (isinstance(lr, bool) or not isinstance(lr, (int, float, np.number))
+            or not 0 < lr < 10):  # also rejects NaN
         raise CourseError(t("training.bad_lr", value=lr))
     return float(lr)
 
@@ -165,7 +168,8 @@ def trainable_boundary(model):
     raise CourseError(t("training.nothing_trainable"))
 
 
-def _head_boundary(model):
+def head_boundary(model):
+    """Index of the first layer whose input is the pooled 1280-d feature vector (the head)."""
     return _lower_past_noise(model, _index(model)[id(model.get_layer(HEAD_LAYER))])
 
 
@@ -366,7 +370,7 @@ def _forward(net):
             outputs = net(inputs, training=False)
             return outputs if isinstance(outputs, (list, tuple)) else [outputs]
 
-        fn = tf.function(run, input_signature=[specs], jit_compile=False)
+        fn = tf.function(run, input_signature=[specs], jit_compile=False, autograph=False)
         _FORWARD[net] = fn
     return fn
 
@@ -562,9 +566,9 @@ def train_head_cached(model, data, epochs=None, learning_rate=1e-3, verbose=1, *
     """
     settings = get_settings()
     _check_model(model, data)
-    epochs = _check_epochs(settings.fe_epochs if epochs is None else epochs)
-    learning_rate = _check_lr(learning_rate)
-    k = _head_boundary(model)
+    epochs = check_epochs(settings.fe_epochs if epochs is None else epochs)
+    learning_rate = check_lr(learning_rate)
+    k = head_boundary(model)
     cache_unfreeze = settings.unfreeze_last if cache_unfreeze is None else cache_unfreeze
     extra = (unfreeze_boundary(model, base, cache_unfreeze),)
     if not cacheable(model, k):
@@ -592,8 +596,8 @@ def fine_tune_cached(model, base, data, unfreeze=20, learning_rate=1e-5, epochs=
 
     settings = get_settings()
     _check_model(model, data)
-    epochs = _check_epochs(settings.ft_epochs if epochs is None else epochs)
-    learning_rate = _check_lr(learning_rate)
+    epochs = check_epochs(settings.ft_epochs if epochs is None else epochs)
+    learning_rate = check_lr(learning_rate)
     if unfreeze is not None:
         unfreeze_last(base, unfreeze, keep_batchnorm_frozen)
     k = trainable_boundary(model)
@@ -616,13 +620,13 @@ def predict_cached(model, data, split="test", verbose=0, *, base=None, cache_unf
     try:
         k = trainable_boundary(model)
     except CourseError:
-        k = _head_boundary(model)
+        k = head_boundary(model)
     if not cacheable(model, k) or not _fits_budget(data, crossing_tensors(model, k), (split,)):
         return np.concatenate([_forward(model)(images)[0].numpy() for images, _ in
                                data.dataset(split, shuffle=False, batch_size=EXTRACT_BATCH)]
                               or [np.zeros((0, data.num_classes), dtype=np.float32)])
     cache_unfreeze = get_settings().unfreeze_last if cache_unfreeze is None else cache_unfreeze
-    extra = (unfreeze_boundary(model, base, cache_unfreeze), _head_boundary(model))
+    extra = (unfreeze_boundary(model, base, cache_unfreeze), head_boundary(model))
     acts = cached_activations(model, data, k, (split,), extra, verbose)[split]
     return _predict_arrays(top_model(model, k), acts)
 

@@ -18,7 +18,6 @@ The ``train_fn`` contract (the real one lives in ``course_utils.training``)::
 Every control catches bad input and shows one Polish line in ``message``.
 """
 import html
-import math
 import time
 
 import ipywidgets as widgets
@@ -36,6 +35,7 @@ from .model import BLOCKS, ParamCounts, check_depth, block_of, block_start_index
 from .plots import (activations, figure_png, history_dict, input_size, is_batchnorm, new_figure, plot_feature_maps,
                     plot_runs, plot_trainable_blocks, prepare_image, resolve_layer_name, to_display,
                     trainable_flags)
+from .training import check_epochs, check_lr
 
 LEARNING_RATES = (1e-3, 1e-4, 1e-5)
 STAGES = {"early": BLOCKS[:6], "middle": BLOCKS[6:13], "late": BLOCKS[13:]}
@@ -53,20 +53,6 @@ def layers_word(n):
     if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
         return t("widgets.layer_few")
     return t("widgets.layer_many")
-
-
-def check_lr(lr):
-    """Return ``lr`` as a float if it is a positive finite number, else CourseError."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not math.isfinite(lr) or lr <= 0:
-        raise CourseError(t("widgets.bad_lr", value=lr))
-    return float(lr)
-
-
-def check_epochs(epochs):
-    """Return ``epochs`` if it is a positive int, else CourseError."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise CourseError(t("widgets.bad_epochs", value=epochs))
-    return int(epochs)
 
 
 def _one_line(text, limit=300):

@@ -50,7 +50,7 @@ def test_boundaries_of_mobilenetv2(data):
     from course_utils.model import unfreeze_last
 
     model, base = _build()
-    assert model.layers[training._head_boundary(model)].name == "predictions"
+    assert model.layers[training.head_boundary(model)].name == "predictions"
     assert training.unfreeze_boundary(model, base, 20) == 134
     unfreeze_last(base, 20)
     k = training.trainable_boundary(model)
@@ -66,7 +66,7 @@ def test_cached_path_matches_full_model(data, boundary):
     from course_utils import training
 
     model, _ = _build()
-    k = training._head_boundary(model) if boundary == "head" else boundary
+    k = training.head_boundary(model) if boundary == "head" else boundary
     acts = training.cached_activations(model, data, k, ("val", "test"), verbose=0)
     top = training.top_model(model, k)
     for split in ("val", "test"):
@@ -114,7 +114,7 @@ def test_cache_is_invalidated_when_frozen_weights_change(data):
     from course_utils import training
 
     model, _ = _build()
-    k = training._head_boundary(model)
+    k = training.head_boundary(model)
     first = training.cached_activations(model, data, k, ("val",), verbose=0)["val"][0]
     again = training.cached_activations(model, data, k, ("val",), verbose=0)["val"][0]
     assert again is first  # served from the cache

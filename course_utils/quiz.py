@@ -243,7 +243,8 @@ QUIZ_CSS = """<style>
 .course-quiz .widget-checkbox, .course-quiz .jupyter-widget-checkbox
   {height: auto; line-height: 1.4; padding: 2px 0;}
 .course-quiz .widget-radio-box label, .course-quiz .jupyter-widget-radio-box label
-  {display: flex; align-items: flex-start; gap: 6px;}
+  {display: flex; flex-direction: row-reverse; justify-content: flex-end;
+   align-items: flex-start; gap: 6px;}  /* the input comes after the text in the DOM */
 .course-quiz .widget-radio-box input, .course-quiz .jupyter-widget-radio-box input
   {flex: none; margin-top: 4px;}
 .course-quiz .widget-checkbox span, .course-quiz .jupyter-widget-checkbox span

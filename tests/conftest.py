@@ -6,12 +6,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+# The offline assets: from the environment (.ci/run, the Makefile) or ../shared beside the repo.
+PHOTOS = Path(os.environ.get("COURSE_DATA_DIR") or SHARED / "data" / "flower_photos")
+WEIGHTS = Path(os.environ.get("COURSE_WEIGHTS")
+               or SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5")
 
 
-def _asset(env, fallback):
-    path = Path(os.environ.get(env) or fallback)
+def _asset(env, path):
     if not path.exists():
-        pytest.fail(f"{env} not set and {fallback} missing: the tests need the offline photos "
+        pytest.fail(f"{env} not set and {path} missing: the tests need the offline photos "
                     f"and weights (see README, 'Offline use')", pytrace=False)
     return path
 
@@ -19,13 +22,13 @@ def _asset(env, fallback):
 @pytest.fixture(scope="session")
 def photos_dir():
     """The real tf_flowers photos in flower_photos/<class>/*.jpg layout."""
-    return _asset("COURSE_DATA_DIR", SHARED / "data" / "flower_photos")
+    return _asset("COURSE_DATA_DIR", PHOTOS)
 
 
 @pytest.fixture(scope="session")
 def weights_path():
     """The genuine ImageNet MobileNetV2 no-top weights file."""
-    return _asset("COURSE_WEIGHTS", SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5")
+    return _asset("COURSE_WEIGHTS", WEIGHTS)
 
 
 @pytest.fixture(autouse=True)

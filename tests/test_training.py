@@ -6,12 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PHOTOS, WEIGHTS
 
-PHOTOS = Path("/work/shared/data/flower_photos")
-WEIGHTS = Path("/work/shared/models/mobilenet_v2_1.0_224_imagenet_no_top.h5")
 
-pytestmark = pytest.mark.skipif(not (PHOTOS.is_dir() and WEIGHTS.is_file()),
-                                reason="needs the shared flower photos and MobileNetV2 weights")
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,9 @@ def import_tensorflow():
     # shuffle=True; the course's pipelines shuffle themselves, so it is noise.
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed, but will be ignored")
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+        tensorflow = sys.modules["tensorflow"]
+        tensorflow.get_logger().setLevel("ERROR")
+        return tensorflow
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also hides the cuInit probe error on CPU machines
     sys.stderr.flush()
     saved = os.dup(2)

@@ -15,9 +15,7 @@ read gets ``{"path": ..., "error": ...}`` and the exit code is 1 at the end.
 Exit codes: 0 ok, 1 some photos failed, 2 bad input (one line on stderr), 130 Ctrl+C.
 """
 import argparse
-import contextlib
 import json
-import os
 import sys
 import time
 import warnings
@@ -26,38 +24,20 @@ from pathlib import Path
 from .errors import CourseError
 from .messages import t
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def sidecar_path(model_path):
     """``flowers.keras`` -> ``flowers.json`` (class names, image size, accuracy)."""
     return Path(model_path).with_suffix(".json")
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr(enabled=True):
-    """Hide TensorFlow's native start-up log lines (they bypass Python's stderr)."""
-    if not enabled:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _import_tensorflow(verbose):
-    with _quiet_native_stderr(not verbose):
-        import tensorflow as tf
+    """Import TensorFlow: quietly, unless ``--verbose`` asks for its own log lines."""
+    if verbose:
+        import tensorflow  # noqa: F401
+    else:
+        from .backend import import_tensorflow
 
-        tf.config.list_physical_devices("GPU")  # triggers the CUDA probe messages now
-        import keras  # noqa: F401
+        import_tensorflow()
 
 
 def _percent(value):
@@ -81,12 +61,11 @@ def _epochs_arg(name):
 def cmd_train(args):
     from .config import get_settings
 
-    settings = get_settings()
-    fast = args.fast or settings.fast
-    image_size = args.image_size or (96 if args.fast else settings.image_size)
-    per_class = args.per_class if args.per_class is not None else (20 if args.fast else settings.per_class)
-    fe_epochs = args.fe_epochs if args.fe_epochs is not None else (3 if fast else settings.fe_epochs)
-    ft_epochs = args.ft_epochs if args.ft_epochs is not None else (2 if fast else settings.ft_epochs)
+    settings = get_settings(fast=True if args.fast else None)
+    image_size = args.image_size or settings.image_size
+    per_class = settings.per_class if args.per_class is None else args.per_class
+    fe_epochs = settings.fe_epochs if args.fe_epochs is None else args.fe_epochs
+    ft_epochs = settings.ft_epochs if args.ft_epochs is None else args.ft_epochs
     unfreeze = settings.unfreeze_last if args.unfreeze is None else args.unfreeze
     weights = args.weights or settings.weights
     seed = settings.seed if args.seed is None else args.seed
@@ -104,7 +83,7 @@ def cmd_train(args):
 
     from . import training
     from .data import load_flowers
-    from .model import build_model
+    from .model import build_model, save_trained
 
     training.setup_accelerator()
     data = load_flowers(source, image_size=image_size, per_class=per_class or 0, seed=seed)
@@ -112,8 +91,7 @@ def cmd_train(args):
     keras.utils.set_random_seed(seed)
     model, base = build_model(data.num_classes, image_size, weights)
     bars = 1 if args.verbose or sys.stderr.isatty() else 0
-    meta = {"class_names": list(data.class_names), "image_size": image_size,
-            "preprocessing": "mobilenet_v2", "seed": seed, "fe_epochs": fe_epochs,
+    meta = {"preprocessing": "mobilenet_v2", "seed": seed, "fe_epochs": fe_epochs,
             "ft_epochs": ft_epochs, "unfreeze": unfreeze, "source": data.source}
     if fe_epochs:
         start = time.perf_counter()
@@ -139,9 +117,7 @@ def cmd_train(args):
         print(t("cli.no_test"), flush=True)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        model.save(out)
-        sidecar_path(out).write_text(json.dumps(meta, ensure_ascii=False, indent=2),
-                                     encoding="utf-8")
+        save_trained(model, out, data.class_names, **meta)
     except OSError as exc:
         raise CourseError(t("cli.out_unwritable", path=out, error=exc)) from None
     print(t("cli.saved", path=out, meta=sidecar_path(out)), flush=True)
@@ -155,23 +131,13 @@ def load_classifier(model_path, verbose=False):
     model_path = Path(model_path)
     if not model_path.is_file():
         raise CourseError(t("cli.model_missing", path=model_path))
-    meta_path = sidecar_path(model_path)
-    if not meta_path.is_file():
-        raise CourseError(t("cli.meta_missing", path=meta_path))
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        class_names, image_size = list(meta["class_names"]), int(meta["image_size"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CourseError(t("cli.meta_unreadable", path=meta_path, error=type(exc).__name__)) from None
+    if not sidecar_path(model_path).is_file():
+        raise CourseError(t("cli.meta_missing", path=sidecar_path(model_path)))
     _import_tensorflow(verbose)
-    import keras
+    from .model import load_trained
 
-    try:
-        model = keras.models.load_model(model_path, compile=False)
-    except Exception as exc:  # not a zip, wrong format, truncated file
-        reason = str(exc).split("\n")[0][:120] or type(exc).__name__
-        raise CourseError(t("cli.model_unreadable", path=model_path, error=reason)) from None
-    return model, class_names, image_size
+    model, class_names = load_trained(model_path)
+    return model, class_names, int(model.input_shape[1])
 
 
 def cmd_predict(args):

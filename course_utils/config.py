@@ -80,14 +80,17 @@ def _flag(name, default=False):
     raise CourseError(t("config.bad_flag", name=name, value=value))
 
 
-def _int(name, default):
+def _int(name, default, minimum=0):
     value = os.environ.get(name, "").strip()
     if value == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise CourseError(t("config.bad_int", name=name, value=value)) from None
+    if number < minimum:
+        raise CourseError(t("config.too_small", name=name, value=value, minimum=minimum))
+    return number
 
 
 def _path(name):
@@ -95,9 +98,9 @@ def _path(name):
     return Path(value).expanduser() if value else None
 
 
-def get_settings():
-    """Read the settings from the environment (fast mode or full settings)."""
-    fast = _flag("COURSE_FAST") or _flag("CI")
+def get_settings(fast=None):
+    """Read the settings from the environment; ``fast=True/False`` overrides the mode."""
+    fast = (_flag("COURSE_FAST") or _flag("CI")) if fast is None else fast
     home = _path("COURSE_HOME") or Path.home() / ".transfer_course"
     per_class = _int("COURSE_PER_CLASS", 20 if fast else 0) or None
     weights = os.environ.get("COURSE_WEIGHTS", "").strip() or "imagenet"
@@ -114,7 +117,7 @@ def get_settings():
         weights=weights,
         home=home,
         progress_file=_path("COURSE_PROGRESS_FILE") or home / "progress.json",
-        cache_mb=_int("COURSE_CACHE_MB", 1536),
+        cache_mb=_int("COURSE_CACHE_MB", 1536, minimum=1),
     )
 
 

@@ -281,7 +281,7 @@ def _decode_cached(items, root, image_size, settings):
         try:
             with np.load(cache) as stored:
                 return stored["x"], json.loads(str(stored["bad"]))
-        except (OSError, ValueError, KeyError):
+        except Exception:  # a truncated or foreign cache file: decode the photos again
             cache.unlink(missing_ok=True)
     results = _decode_all([p for p, _ in items], image_size)
     x = np.zeros((len(items), image_size, image_size, 3), dtype=np.uint8)

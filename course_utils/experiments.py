@@ -651,7 +651,8 @@ def mismatch_row(task, data, build_scratch, fe_model, per_class, seeds, epochs, 
     """From scratch vs a head on ImageNet features, ``per_class`` photos per class, one run per seed."""
     point = learning_curve(build_scratch, fe_model, data, [per_class], seeds, epochs, min_steps,
                            verbose)
-    used = int(min(per_class, np.bincount(data.y_train).min()))
+    smallest = int(np.bincount(data.y_train).min())
+    used = smallest if per_class is None else min(per_class, smallest)
     return MismatchRow(task, data.num_classes, used, point.accuracy["scratch"][0],
                        point.accuracy["fe"][0])
 

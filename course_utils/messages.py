@@ -7,6 +7,7 @@ Use ``t(key, **fields)``; keys are grouped by concern (one section per module).
 PL = {
     # --- config ---
     "config.bad_int": "Zmienna {name}={value!r} musi być liczbą całkowitą (np. {name}=224).",
+    "config.too_small": "Zmienna {name}={value} musi być liczbą co najmniej {minimum}.",
     "config.bad_flag": "Zmienna {name}={value!r} musi mieć wartość 1 lub 0.",
     "config.not_installed": "brak (nie zainstalowano)",
     "config.ok": "jest ✓",
@@ -49,7 +50,7 @@ PL = {
     "training.lesson_model_loaded": "Wczytano model z lekcji {lesson}: {path}",
     "training.lesson_model_missing": "Nie ma modelu z lekcji {lesson} ({path}) albo nie pasuje do obecnych ustawień: trenuję go teraz szybką ścieżką (kilkadziesiąt sekund).",
     "training.bad_epochs": "Liczba epok musi być liczbą całkowitą od 1 wzwyż, a podano {value!r}.",
-    "training.bad_lr": "Learning rate (współczynnik uczenia) musi być liczbą dodatnią (np. 1e-3 dla głowy, 1e-5 przy dostrajaniu), a podano {value!r}.",
+    "training.bad_lr": "Learning rate (współczynnik uczenia) musi być liczbą większą od 0 i mniejszą od 10 (np. 1e-3 dla głowy, 1e-5 przy dostrajaniu), a podano {value!r}.",
     "training.not_data": "Oczekiwano danych z load_flowers() (FlowerData), a podano obiekt typu {kind}.",
     "training.no_head": "Model nie ma warstwy {name!r} (głowy klasyfikatora): zbuduj go przez build_model() albo add_head().",
     "training.classes_mismatch": "Głowa modelu ma {units} wyjść, a dane mają {classes} klas: zbuduj model z num_classes={classes}.",
@@ -242,9 +243,7 @@ PL = {
     "check.params_bad": "Model ma {actual} trenowalnych parametrów, a oczekiwano {expected}: sprawdź, czy baza jest zamrożona i czy głowa ma właściwą liczbę klas.",
     # --- cli ---
     "cli.model_missing": "Nie ma pliku modelu {path}: najpierw wytrenuj go poleceniem `python -m course_utils train --out {path}`.",
-    "cli.model_unreadable": "Nie da się wczytać modelu {path} ({error}): to musi być plik .keras zapisany poleceniem `python -m course_utils train`.",
     "cli.meta_missing": "Obok modelu brak pliku {path} z nazwami klas i rozmiarem zdjęć: zapisz model poleceniem `python -m course_utils train`.",
-    "cli.meta_unreadable": "Plik {path} z nazwami klas jest uszkodzony ({error}): wytrenuj i zapisz model ponownie.",
     "cli.bad_out": "Plik modelu musi mieć rozszerzenie .keras, a podano {path}.",
     "cli.out_unwritable": "Nie da się zapisać modelu w {path} ({error}): wybierz inny folder.",
     "cli.photo_missing": "Nie ma pliku {path}.",

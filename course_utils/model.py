@@ -127,8 +127,11 @@ def count_params(model):
     return ParamCounts(trainable, frozen, trainable + frozen)
 
 
-def save_trained(model, path, class_names, history=None):
-    """Save a trained model (``.keras``) with its class names, image size and history beside it."""
+def save_trained(model, path, class_names, history=None, **extra):
+    """Save a trained model (``.keras``) with its class names, image size and history beside it.
+
+    ``extra`` fields (e.g. the test accuracy) are stored in the same JSON sidecar.
+    """
     import json
 
     path = Path(path)
@@ -136,7 +139,7 @@ def save_trained(model, path, class_names, history=None):
     model.save(path)
     logs = getattr(history, "history", history) or {}
     meta = {"class_names": list(class_names), "image_size": int(model.input_shape[1]),
-            "history": {k: [float(v) for v in vals] for k, vals in logs.items()}}
+            "history": {k: [float(v) for v in vals] for k, vals in logs.items()}, **extra}
     path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
                                          encoding="utf-8")
     return path

@@ -266,7 +266,6 @@ class ProgressReport:
     def __init__(self, rows, unanswered, figure, path):
         """Store the parts of the report."""
         self.rows, self.unanswered, self.figure, self.path = rows, unanswered, figure, path
-        self._shown = False
         self.text = self._text()
 
     def _cells(self, row):
@@ -310,15 +309,6 @@ class ProgressReport:
     def _repr_mimebundle_(self, **kwargs):
         """Text and HTML versions of the report."""
         return {"text/plain": self.text, "text/html": self._html()}
-
-    def _ipython_display_(self):
-        """Display once: ``show_progress()`` already showed it, so the cell result is skipped."""
-        if self._shown:
-            self._shown = False
-            return
-        from IPython.display import display
-        self._shown = True
-        display(self._repr_mimebundle_(), raw=True)
 
     def __repr__(self):
         """The text version."""

@@ -435,11 +435,16 @@ def code_check(question_id):
 
 
 def show_progress(quiz_dir=None):
-    """Show per-lesson scores (table + bar chart) and unanswered questions; return the report."""
+    """Show per-lesson scores (table + bar chart) and unanswered questions.
+
+    In a notebook the report is displayed (table and chart) and nothing is
+    returned, so it never shows twice; elsewhere its text is printed and the
+    report (``rows``, ``unanswered``, ``figure``) is returned.
+    """
     report = progress.build_report(load_bank(quiz_dir), progress.last_answers())
     if in_ipython():
         from IPython.display import display
         display(report)
-    else:
-        print(report.text)
+        return None
+    print(report.text)
     return report

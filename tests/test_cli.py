@@ -12,7 +12,6 @@ from conftest import PHOTOS, WEIGHTS
 REPO = Path(__file__).resolve().parents[1]
 
 
-
 def run(args, env):
     return subprocess.run([sys.executable, "-m", "course_utils", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)

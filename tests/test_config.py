@@ -49,3 +49,10 @@ def test_setup_report_names_sources_and_mode(monkeypatch, tmp_path):
     assert "tensorflow: 2." in report and "SZYBKI" in report
     assert "missing.h5 (BRAK" in report
     assert "flower_photos (jest" in report
+
+
+@pytest.mark.parametrize("name,value", [("COURSE_PER_CLASS", "-5"), ("COURSE_CACHE_MB", "0")])
+def test_out_of_range_numbers_are_refused(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(CourseError, match=f"{name}={value} musi być liczbą co najmniej"):
+        get_settings()

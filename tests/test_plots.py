@@ -1,5 +1,4 @@
 """Tests of course_utils.plots: assertions on the data drawn in the figures."""
-from pathlib import Path
 
 import keras
 import numpy as np

@@ -152,12 +152,15 @@ def test_report_scores_lessons_and_lists_unanswered(progress_file):
     assert [p.get_height() for p in report.figure.axes[0].patches] == [50, 0]
 
 
-def test_report_displays_once_in_ipython(monkeypatch):
+def test_show_progress_displays_once_in_ipython(monkeypatch):
     shown = []
     import IPython.display
+    from course_utils import quiz as quiz_module
     monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
-    report = progress.build_report(BANK, {})
-    report._ipython_display_()   # show_progress() displays it
-    report._ipython_display_()   # the cell result: skipped, no duplicate
-    report._ipython_display_()   # shown again later on request
-    assert len(shown) == 2
+    monkeypatch.setattr(quiz_module, "in_ipython", lambda: True)
+    assert quiz_module.show_progress() is None  # no cell result to display a second time
+    assert len(shown) == 1 and isinstance(shown[0][0], progress.ProgressReport)
+    monkeypatch.setattr(quiz_module, "in_ipython", lambda: False)
+    assert quiz_module.show_progress().rows  # outside a notebook: printed and returned
+
+

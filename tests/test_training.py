@@ -2,13 +2,10 @@
 
 Tiny subsets only (8 photos per class, 96 px) with the real MobileNetV2 weights.
 """
-from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import PHOTOS, WEIGHTS
-
-
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """Tests of course_utils.widgets, driven without a browser (set values, click buttons)."""
 import re
-from pathlib import Path
 
 import keras
 import numpy as np

@@ -162,19 +162,20 @@ def main(argv=None):
         keras.utils.set_random_seed(args.seed)
         naive, naive_base = build_model(data.num_classes, args.image_size, args.weights)
         naive.set_weights(initial)
-        naive.compile(optimizer=keras.optimizers.Adam(args.fe_lr),
-                      loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
-        _, nfe_s, nfe_peak = timed(lambda: naive.fit(
-            data.train, validation_data=data.val, epochs=args.fe_epochs, verbose=0), rss)
-        nfe_acc = accuracy(naive, test_ds, data.y_test)
-        report("naive FE", nfe_s, args.fe_epochs, nfe_peak, nfe_acc)
+
+        def naive_phase(name, learning_rate, epochs):
+            """The source's step: (re)compile, then model.fit through the whole network."""
+            naive.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                          loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+            _, seconds, peak = timed(lambda: naive.fit(
+                data.train, validation_data=data.val, epochs=epochs, verbose=0), rss)
+            acc = accuracy(naive, test_ds, data.y_test)
+            report(name, seconds, epochs, peak, acc)
+            return seconds, peak, acc
+
+        nfe_s, nfe_peak, nfe_acc = naive_phase("naive FE", args.fe_lr, args.fe_epochs)
         unfreeze_last(naive_base, args.unfreeze)
-        naive.compile(optimizer=keras.optimizers.Adam(args.ft_lr),
-                      loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
-        _, nft_s, nft_peak = timed(lambda: naive.fit(
-            data.train, validation_data=data.val, epochs=args.ft_epochs, verbose=0), rss)
-        nft_acc = accuracy(naive, test_ds, data.y_test)
-        report("naive FT", nft_s, args.ft_epochs, nft_peak, nft_acc)
+        nft_s, nft_peak, nft_acc = naive_phase("naive FT", args.ft_lr, args.ft_epochs)
         results.update(naive_fe_seconds=nfe_s, naive_ft_seconds=nft_s,
                        naive_fe_test_accuracy=nfe_acc, naive_ft_test_accuracy=nft_acc,
                        naive_fe_peak_rss_mb=nfe_peak, naive_ft_peak_rss_mb=nft_peak,

@@ -1,5 +1,4 @@
 """MobileNetV2 base, the classification head, and freezing / unfreezing helpers."""
-import os
 import re
 from collections import namedtuple
 from pathlib import Path
@@ -89,15 +88,25 @@ def unfreeze_last(base, n, keep_batchnorm_frozen=True):
 
 def unfreeze_from(base, start, keep_batchnorm_frozen=True):
     """Unfreeze the base from ``start`` on: a layer index, a block name or a layer name."""
+    flags = unfreeze_flags(base, start, keep_batchnorm_frozen)
+    base.trainable = True
+    for layer, flag in zip(base.layers, flags):
+        layer.trainable = flag
+    return sum(flags)
+
+
+def is_batchnorm(layer):
+    """True for BatchNormalization layers (kept frozen when the base is unfrozen)."""
+    return isinstance(layer, keras.layers.BatchNormalization)
+
+
+def unfreeze_flags(base, start, keep_batchnorm_frozen=True):
+    """Per layer: trainable after unfreezing from ``start`` (index or block name), without changing it."""
     if isinstance(start, str):
         start = block_start_index(base, start)
     check_depth(base, start)
-    base.trainable = True
-    for i, layer in enumerate(base.layers):
-        layer.trainable = i >= start
-        if keep_batchnorm_frozen and isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
-    return sum(1 for layer in base.layers if layer.trainable)
+    return [i >= start and not (keep_batchnorm_frozen and is_batchnorm(layer))
+            for i, layer in enumerate(base.layers)]
 
 
 def block_of(layer_name):

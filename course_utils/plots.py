@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .errors import CourseError  # noqa: E402
 from .messages import t  # noqa: E402
-from .model import BLOCKS, check_depth, block_of  # noqa: E402
+from .model import BLOCKS, block_of, check_depth, is_batchnorm, unfreeze_flags  # noqa: E402,F401
 
 HISTORY_KEYS = ("accuracy", "val_accuracy", "loss", "val_loss")
 TRAINABLE_COLOR = "#2a9d8f"
@@ -379,18 +379,12 @@ def plot_activations(base, image, layer_name, n=16):
 
 # --- frozen vs trainable ----------------------------------------------------
 
-def is_batchnorm(layer):
-    """True for BatchNormalization layers (they stay frozen when the base is unfrozen)."""
-    return isinstance(layer, keras.layers.BatchNormalization)
-
-
 def trainable_flags(base, depth=None):
     """Per layer of the base: trainable now, or as ``model.unfreeze_last(base, depth)`` would set it."""
     if depth is None:
         return [bool(base.trainable and layer.trainable) for layer in base.layers]
     check_depth(base, depth)
-    start = len(base.layers) - depth
-    return [i >= start and not is_batchnorm(layer) for i, layer in enumerate(base.layers)]
+    return unfreeze_flags(base, len(base.layers) - depth)
 
 
 def block_summary(base, depth=None):

@@ -36,6 +36,7 @@ import keras  # noqa: E402  (after the quiet TensorFlow import)
 import numpy as np  # noqa: E402
 
 from .config import get_settings  # noqa: E402
+from .model import is_batchnorm  # noqa: E402
 from .errors import CourseError  # noqa: E402
 from .messages import t  # noqa: E402
 
@@ -195,8 +196,7 @@ def unfreeze_boundary(model, base, n, keep_batchnorm_frozen=True):
         return None
     layers = model.layers[max(length - n, 0):length]
     for offset, layer in enumerate(layers):
-        is_bn = isinstance(layer, keras.layers.BatchNormalization)
-        if layer.weights and not (keep_batchnorm_frozen and is_bn):
+        if layer.weights and not (keep_batchnorm_frozen and is_batchnorm(layer)):
             return _lower_past_noise(model, max(length - n, 0) + offset)
     return None
 

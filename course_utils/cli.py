@@ -89,7 +89,8 @@ def cmd_train(args):
     data = load_flowers(source, image_size=image_size, per_class=per_class or 0, seed=seed)
     print(t("cli.data", summary=data.summary()), flush=True)
     keras.utils.set_random_seed(seed)
-    model, base = build_model(data.num_classes, image_size, weights)
+    with training.strategy_scope():  # a MirroredStrategy when there are several GPUs
+        model, base = build_model(data.num_classes, image_size, weights)
     bars = 1 if args.verbose or sys.stderr.isatty() else 0
     meta = {"preprocessing": "mobilenet_v2", "seed": seed, "fe_epochs": fe_epochs,
             "ft_epochs": ft_epochs, "unfreeze": unfreeze, "source": data.source}

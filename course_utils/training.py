@@ -61,25 +61,20 @@ def setup_accelerator(mixed_precision=True):
     """Use a GPU when there is one; on a CPU-only machine do nothing.
 
     Returns a ``tf.distribute`` strategy. On CPU this is the default strategy
-    and nothing is changed, so the lessons run exactly as written. With GPUs:
-
-    * GPU memory grows on demand (other notebooks can share the card);
-    * ``mixed_float16`` becomes the global Keras policy (when
-      ``mixed_precision``), which roughly doubles throughput on tensor cores;
-      the ``predictions`` layer of :func:`course_utils.model.add_head` keeps
-      ``float32`` so the softmax stays numerically stable;
-    * with two or more GPUs a ``MirroredStrategy`` is returned; with one GPU
-      the default strategy already places everything on it.
+    and nothing is changed, so the lessons run exactly as written. With GPUs,
+    GPU memory grows on demand (other notebooks can share the card) and
+    :func:`use_devices` switches on mixed precision and, for several GPUs,
+    a ``MirroredStrategy``.
 
     Call it **before** building the model and build the model inside
-    ``strategy.scope()``; the training functions of this module then compile
+    :func:`strategy_scope`; the training functions of this module then compile
     inside the same scope. The cached paths need no other change on a GPU.
     """
-    global _STRATEGY
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
+        global _STRATEGY
         _STRATEGY = None
         return tf.distribute.get_strategy()
     for gpu in gpus:
@@ -87,13 +82,35 @@ def setup_accelerator(mixed_precision=True):
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:  # the GPU was initialised already
             pass
+    return use_devices([f"/gpu:{i}" for i in range(len(gpus))], mixed_precision)
+
+
+def use_devices(devices, mixed_precision=True):
+    """The accelerator settings for ``devices`` (e.g. ``['/gpu:0', '/gpu:1']``); returns the strategy.
+
+    * ``mixed_float16`` becomes the global Keras policy (when
+      ``mixed_precision``), which roughly doubles throughput on tensor cores;
+      the ``predictions`` layer of :func:`course_utils.model.add_head` keeps
+      ``float32`` so the softmax stays numerically stable, and ``compile``
+      adds loss scaling;
+    * with two or more devices a ``MirroredStrategy`` over them is used; with
+      one the default strategy already places everything on it.
+
+    The tests call it with logical CPU devices, which runs the same code paths
+    on a machine without a GPU.
+    """
+    global _STRATEGY
+    import tensorflow as tf
+
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
-    _STRATEGY = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    _STRATEGY = (tf.distribute.MirroredStrategy(list(devices)) if len(devices) > 1
+                 else tf.distribute.get_strategy())
     return _STRATEGY
 
 
-def _scope():
+def strategy_scope():
+    """The scope to build models in after :func:`setup_accelerator` (a no-op on CPU)."""
     import contextlib
 
     return _STRATEGY.scope() if _STRATEGY is not None else contextlib.nullcontext()
@@ -242,9 +259,10 @@ def top_model(model, k):
         for old, new in zip(node.outputs, keras.tree.flatten(outputs)):
             tensors[id(old)] = new
     outputs = [tensors[id(x)] for x in model.outputs]
-    top = keras.Model(inputs if len(inputs) > 1 else inputs[0],
-                      outputs if len(outputs) > 1 else outputs[0],
-                      name=f"{model.name}_top_from_{k}")
+    with strategy_scope():  # a model made outside a MirroredStrategy cannot be trained in it
+        top = keras.Model(inputs if len(inputs) > 1 else inputs[0],
+                          outputs if len(outputs) > 1 else outputs[0],
+                          name=f"{model.name}_top_from_{k}")
     per_model[k] = top
     return top
 
@@ -339,7 +357,11 @@ def cached_activations(model, data, k, splits, extra_boundaries=(), verbose=1):
     wanted = crossing_tensors(model, k)
     extra = [x for b in extra_boundaries if b is not None and cacheable(model, b)
              for x in crossing_tensors(model, b)]
-    extra = [x for x in extra if _fits_budget(data, [x] + wanted, splits)]
+    kept = []  # extra tensors only while all of them fit the budget together with ``wanted``
+    for x in extra:
+        if _fits_budget(data, wanted + kept + [x], splits):
+            kept.append(x)
+    extra = kept
     todo = {}
     for split in splits:
         missing = OrderedDict()
@@ -379,7 +401,8 @@ def _extractor(model, tensors):
     per_model = _EXTRACTORS.setdefault(model, {})
     key = tuple(id(x) for x in tensors)
     if key not in per_model:
-        per_model[key] = keras.Model(model.inputs, list(tensors))
+        with strategy_scope():
+            per_model[key] = keras.Model(model.inputs, list(tensors))
     return per_model[key]
 
 
@@ -496,7 +519,7 @@ def _compile(model, learning_rate, sparse=True):
 def _compile_learner_model(model, data, learning_rate):
     """Leave the learner's model compiled, so ``model.evaluate(data.test)`` works."""
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
-        with _scope():
+        with strategy_scope():
             _compile(model, learning_rate, sparse=data.label_mode == "int")
 
 
@@ -509,7 +532,7 @@ def _fit_cached(model, data, k, epochs, learning_rate, desc, verbose, seed,
     train = _array_dataset(acts["train"], _labels(data, "train"), data.batch_size, True, seed)
     val = (_array_dataset(acts["val"], _labels(data, "val"), data.batch_size, False, seed)
            if "val" in acts else None)
-    with _scope():
+    with strategy_scope():
         _compile(top, learning_rate)
         history = top.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
                           callbacks=[EpochProgress(epochs, desc, verbose, progress_callback)])
@@ -542,7 +565,7 @@ def _fit_full(model, data, epochs, learning_rate, augmentation, verbose, seed,
 
         train = ds.map(augment, num_parallel_calls=2).prefetch(1)
     val = data.val if len(data.y_val) else None
-    with _scope():
+    with strategy_scope():
         _compile(model, learning_rate, sparse=data.label_mode == "int")
         return model.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
                          callbacks=[EpochProgress(epochs, t("training.bar_full"), verbose,

@@ -118,6 +118,47 @@ def test_cache_is_invalidated_when_frozen_weights_change(data):
     assert changed is not first and not np.allclose(changed, first)
 
 
+def test_extra_boundaries_are_cached_only_while_they_fit_together(data):
+    from course_utils import training
+
+    model, base = _build()
+    k = training.head_boundary(model)
+    extra = (training.unfreeze_boundary(model, base, 20), training.unfreeze_boundary(model, base, 60))
+    per_photo = [training._bytes_per_photo(training.crossing_tensors(model, b)) for b in (k, *extra)]
+    n = len(data.y_test)
+    cache = training.activation_cache(data)
+    saved = cache.budget_bytes
+    cache.clear()
+    # room for the features and either extra boundary, not for both extras at once
+    cache.budget_bytes = n * (per_photo[0] + max(per_photo[1:]))
+    try:
+        acts = training.cached_activations(model, data, k, ("test",), extra, verbose=0)
+        probs = training._predict_arrays(training.top_model(model, k), acts["test"])
+        assert cache.nbytes <= cache.budget_bytes
+        kept = {key[0][1] for key in cache.entries}
+        assert kept == {"global_avg_pool", "block_14_add"}  # the first extra fits, the second not
+        np.testing.assert_allclose(probs, _full_probs(model, data, "test"), atol=1e-4)
+    finally:
+        cache.budget_bytes = saved
+        cache.clear()
+
+
+def test_fine_tuning_beyond_the_budget_uses_the_full_pass(data):
+    from course_utils import training
+
+    model, base = _build()
+    cache = training.activation_cache(data)
+    saved = cache.budget_bytes
+    cache.clear()
+    cache.budget_bytes = 1024  # no boundary fits
+    try:
+        history = training.fine_tune_cached(model, base, data, unfreeze=20, epochs=1, verbose=0)
+        assert len(history.history["loss"]) == 1
+        assert not cache.entries  # nothing was cached: every epoch ran the whole network
+    finally:
+        cache.budget_bytes = saved
+
+
 def test_augmentation_falls_back_to_full_pass(data):
     import keras
 

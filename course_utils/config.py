@@ -39,6 +39,7 @@ class Settings:
     fe_epochs: int
     ft_epochs: int
     unfreeze_last: int
+    head_lr: float
     fine_tune_lr: float
     per_class: int | None
     data_dir: Path | None
@@ -111,6 +112,7 @@ def get_settings(fast=None):
         fe_epochs=3 if fast else 10,
         ft_epochs=2 if fast else 10,
         unfreeze_last=20,
+        head_lr=1e-3,  # Adam's default, as in the source's feature extraction
         fine_tune_lr=1e-5,
         per_class=per_class,
         data_dir=_path("COURSE_DATA_DIR"),

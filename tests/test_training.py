@@ -235,3 +235,18 @@ def test_setup_accelerator_is_a_noop_on_cpu():
     strategy = training.setup_accelerator()
     assert strategy is tf.distribute.get_strategy()
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_default_learning_rates_come_from_the_config(data):
+    from course_utils import training
+    from course_utils.config import get_settings
+
+    settings = get_settings()
+    assert (settings.head_lr, settings.fine_tune_lr) == (1e-3, 1e-5)  # Adam's default, the source's FT
+    model, base = _build()
+    training.train_head_cached(model, data, epochs=1, verbose=0, base=base)
+    head_top = training.top_model(model, training.head_boundary(model))
+    assert float(head_top.optimizer.learning_rate) == pytest.approx(settings.head_lr)
+    training.fine_tune_cached(model, base, data, epochs=1, verbose=0)
+    ft_top = training.top_model(model, training.trainable_boundary(model))
+    assert float(ft_top.optimizer.learning_rate) == pytest.approx(settings.fine_tune_lr)

@@ -4,7 +4,8 @@ Both sources give the same result: decoded ``uint8`` photos resized to the
 chosen size, labels numbered by the *sorted class names* (daisy, dandelion,
 roses, sunflowers, tulips), and the same seeded, stratified 80/10/10 split.
 MobileNetV2 preprocessing (pixels to [-1, 1]) happens in exactly one place:
-:func:`preprocess`, applied by the ``tf.data`` pipelines.
+:func:`preprocess`, applied by the ``tf.data`` pipelines and inside
+:func:`course_utils.training.run_on_photos`.
 """
 import hashlib
 import io

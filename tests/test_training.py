@@ -250,3 +250,15 @@ def test_default_learning_rates_come_from_the_config(data):
     training.fine_tune_cached(model, base, data, epochs=1, verbose=0)
     ft_top = training.top_model(model, training.trainable_boundary(model))
     assert float(ft_top.optimizer.learning_rate) == pytest.approx(settings.fine_tune_lr)
+
+
+def test_run_on_photos_matches_predict_with_a_partial_batch(data):
+    from course_utils import training
+
+    model, _ = _build()
+    photos = data.split("train")[0]
+    assert len(photos) % 16  # the last batch is a partial one
+    probs = training.run_on_photos(model, photos, batch_size=16)[0]
+    np.testing.assert_allclose(probs, _full_probs(model, data, "train"), atol=1e-4)
+    empty = training.run_on_photos(model, photos[:0])[0]
+    assert empty.shape == (0, data.num_classes)

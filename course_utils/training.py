@@ -71,11 +71,11 @@ def setup_accelerator(mixed_precision=True):
     :func:`strategy_scope`; the training functions of this module then compile
     inside the same scope. The cached paths need no other change on a GPU.
     """
+    global _STRATEGY
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
-        global _STRATEGY
         _STRATEGY = None
         return tf.distribute.get_strategy()
     for gpu in gpus:

@@ -1,10 +1,12 @@
-"""The benchmark script runs end to end on a tiny subset and writes the issue's JSON fields.
+"""The benchmark scripts run end to end on a tiny subset and write their JSON fields.
 
 Only the shape of the output is checked here: timings are never asserted in tests.
 """
 import json
 import subprocess
 import sys
+
+import pytest
 
 from conftest import PHOTOS, REPO, WEIGHTS
 
@@ -36,3 +38,37 @@ def test_benchmark_writes_json_with_the_required_fields(tmp_path):
     gap = targets["fe_accuracy_gap_points"]
     assert gap["rule"] == "<= 1" and gap["met"] == (gap["value"] <= 1)
     assert "target fe_speedup" in done.stdout
+
+
+def test_wilson_interval_matches_the_formula_and_narrows_with_more_photos():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_accuracy import wilson_interval
+
+    low, high = wilson_interval(0, 10)
+    assert low == pytest.approx(0, abs=1e-12) and high == pytest.approx(1.96 ** 2 / (10 + 1.96 ** 2))
+    small, large = wilson_interval(46, 50), wilson_interval(460, 500)
+    assert small[0] < large[0] < 0.92 < large[1] < small[1]
+
+
+def test_accuracy_benchmark_reports_every_seed_and_phase(tmp_path):
+    out = tmp_path / "accuracy.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_accuracy.py", "--data-dir", str(PHOTOS),
+         "--weights", str(WEIGHTS), "--seeds", "42", "7", "--ft-lrs", "1e-5", "1e-4",
+         "--per-class", "5", "--image-size", "96", "--fe-epochs", "1", "--ft-epochs", "1",
+         "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [row["seed"] for row in result["runs"]] == [42, 7]
+    phases = {"fe", "ft_lr_1e-05", "ft_lr_0.0001"}
+    assert set(result["summary"]) == phases
+    for phase in phases:
+        tests = [row[phase]["test"] for row in result["runs"]]
+        summary = result["summary"][phase]
+        assert summary["min"] == min(tests) and summary["max"] == max(tests)
+        assert summary["min"] <= summary["mean"] <= summary["max"]
+        for row in result["runs"]:
+            low, high = row[phase]["test_interval_95"]
+            assert 0 <= low <= row[phase]["test"] <= high <= 1
+    assert "ft_lr_1e-05: test mean" in done.stdout

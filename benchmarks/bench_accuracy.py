@@ -16,7 +16,6 @@ take about 4 minutes a seed on 2 CPU cores. ::
 """
 import argparse
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -26,14 +25,6 @@ import numpy as np
 from bench_transfer import DEFAULT_DATA, DEFAULT_WEIGHTS
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "accuracy.json"
-
-
-def wilson_interval(correct, total, z=1.96):
-    """95% Wilson score interval (low, high) of an accuracy measured on ``total`` photos."""
-    p = correct / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return [centre - half, centre + half]
 
 
 def summarize(rows, phase):
@@ -60,6 +51,7 @@ def main(argv=None):
 
     from course_utils import training
     from course_utils.data import load_flowers
+    from course_utils.experiments import accuracy_interval
     from course_utils.model import build_model
 
     def accuracy(model, data, split):
@@ -69,7 +61,7 @@ def main(argv=None):
     def scores(model, data):
         test, n = accuracy(model, data, "test"), len(data.y_test)
         return {"val": accuracy(model, data, "val"), "test": test,
-                "test_interval_95": wilson_interval(round(test * n), n)}
+                "test_interval_95": list(accuracy_interval(test, n))}
 
     phases = ["fe"] + [f"ft_lr_{lr:g}" for lr in args.ft_lrs]
     rows = []

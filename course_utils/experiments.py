@@ -19,6 +19,9 @@ a laptop CPU.
    (from scratch vs ImageNet features with the same photos per class, on
    flowers and on 8x8 digits) -> :class:`MismatchRow`; :func:`plot_task_mismatch`.
 5. :func:`summary_markdown`: the verdicts, derived from the measured numbers.
+
+:func:`accuracy_interval` (how much one test accuracy can be trusted) also
+serves lesson 06 and ``benchmarks/bench_accuracy.py``.
 """
 import dataclasses
 import functools
@@ -197,6 +200,19 @@ def accuracy_on_test(model, data):
         return float("nan")
     probs = model.predict(data.dataset("test", shuffle=False), verbose=0)
     return float(np.mean(np.argmax(probs, axis=1) == np.asarray(y)))
+
+
+def accuracy_interval(accuracy, n_photos, z=1.96):
+    """95% Wilson interval ``(low, high)`` of an accuracy measured on ``n_photos`` photos."""
+    if isinstance(n_photos, bool) or not isinstance(n_photos, (int, np.integer)) or n_photos < 1:
+        raise CourseError(t("experiments.bad_n_photos", value=n_photos))
+    if (isinstance(accuracy, bool) or not isinstance(accuracy, (int, float, np.floating))
+            or not 0 <= accuracy <= 1):
+        raise CourseError(t("experiments.bad_accuracy", value=accuracy))
+    p, n, z2 = float(accuracy), int(n_photos), z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @_quiet

@@ -258,6 +258,8 @@ PL = {
     "cli.interrupted": "Przerwano.",
     # --- experiments ---
     "experiments.bad_per_class": "Liczba zdjęć na klasę musi być dodatnią liczbą całkowitą (albo None = wszystkie), a podano {value!r}.",
+    "experiments.bad_n_photos": "Liczba zdjęć testowych musi być dodatnią liczbą całkowitą (np. len(data.y_test)), a podano {value!r}.",
+    "experiments.bad_accuracy": "Dokładność musi być liczbą od 0 do 1 (np. 0.92, nie 92), a podano {value!r}.",
     "experiments.no_results": "Nie ma jeszcze żadnych wyników do pokazania: najpierw uruchom eksperyment.",
     "experiments.no_sklearn": "Brak biblioteki scikit-learn (potrzebna do zbioru cyfr): zainstaluj pakiety z requirements.txt (`pip install -r requirements.txt`).",
     "experiments.plan": "Tryb: {mode}; zdjęcia {size} px; epoki: od zera {race}, ekstrakcja cech {race} + fine-tuning {ft}; rozmiary w eksp. 2: {sizes} zdjęć/klasę × {seeds} ziarna; eksp. 3: lr {lrs}, {lr_train} zdjęć/klasę, {lr_epochs} ep.; eksp. 4: {digits} zdjęć/klasę.",

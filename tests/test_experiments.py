@@ -85,6 +85,29 @@ def test_epochs_for_gives_small_subsets_enough_updates():
     assert ex.epochs_for(10, 32, 3, 0) == 3
 
 
+def test_accuracy_interval_is_the_wilson_interval():
+    from course_utils import experiments as ex
+
+    low, high = ex.accuracy_interval(0.0, 10)  # closed form at 0 correct: [0, z^2 / (n + z^2)]
+    assert low == 0.0 and high == pytest.approx(1.96 ** 2 / (10 + 1.96 ** 2))
+    low, high = ex.accuracy_interval(293 / 318, 318)  # the course's test split, FT on seed 42
+    assert low == pytest.approx(0.8865, abs=5e-4) and high == pytest.approx(0.9462, abs=5e-4)
+    small, large = ex.accuracy_interval(0.92, 50), ex.accuracy_interval(0.92, 500)
+    assert small[0] < large[0] < 0.92 < large[1] < small[1]  # more photos, a narrower interval
+    assert ex.accuracy_interval(1, 318)[1] == 1.0
+
+
+@pytest.mark.parametrize("accuracy, n_photos, match", [
+    (92.1, 318, "od 0 do 1"), (-0.1, 318, "od 0 do 1"), ("0.9", 318, "od 0 do 1"),
+    (0.9, 0, "dodatnią liczbą"), (0.9, 31.8, "dodatnią liczbą"), (0.9, True, "dodatnią liczbą")])
+def test_accuracy_interval_rejects_bad_input(accuracy, n_photos, match):
+    from course_utils import experiments as ex
+    from course_utils.errors import CourseError
+
+    with pytest.raises(CourseError, match=match):
+        ex.accuracy_interval(accuracy, n_photos)
+
+
 def test_relative_distance():
     from course_utils import experiments as ex
     from course_utils.errors import CourseError

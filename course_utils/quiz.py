@@ -4,16 +4,21 @@ In a notebook cell::
 
     from course_utils.quiz import quiz, code_check, show_progress
     quiz("00-order")                    # widget (text version without a widget front end)
-    quiz("00-order").answer(2)          # answer in code: option number 2
+    quiz("00-order").answer(3)          # answer in code: option number 3 (as shown)
     code_check("02-frozen-base").check(base)   # also .hint() and .solution()
     show_progress()
 
 Question types: ``single``, ``multiple``, ``truefalse``, ``numeric`` and ``code``.
 Options are numbered from 1 for learners; ``answer`` in the JSON uses 0-based indices.
+Learners see the options of ``single`` and ``multiple`` questions in a fixed shuffled
+order (seeded by the question id), so the right answer's place in the file gives
+nothing away; ``"keep_order": true`` keeps the file's order for one question.
 """
 import difflib
+import hashlib
 import json
 import math
+import random
 from html import escape
 from pathlib import Path
 
@@ -39,10 +44,30 @@ def load_bank(quiz_dir=None):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             for q in data["questions"]:
-                bank[q["id"]] = {**q, "lesson": data["lesson"], "title": data.get("title", "")}
+                bank[q["id"]] = shuffled({**q, "lesson": data["lesson"], "title": data.get("title", "")})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CourseError(t("quiz.bank_broken", path=path, error=exc)) from None
     return bank
+
+
+def display_order(q):
+    """Indices of ``q["options"]`` in the order learners see them: the same shuffle every time."""
+    n = len(q["options"])
+    if q.get("keep_order"):
+        return list(range(n))
+    seed = int.from_bytes(hashlib.sha256(q["id"].encode("utf-8")).digest()[:8], "big")
+    return random.Random(seed).sample(range(n), n)
+
+
+def shuffled(q):
+    """``q`` with its options in display order and ``answer`` renumbered to match."""
+    if q.get("type") not in ("single", "multiple"):
+        return q
+    order = display_order(q)
+    place = {old: new for new, old in enumerate(order)}
+    answer = (sorted(place[a] for a in q["answer"]) if q["type"] == "multiple"
+              else place[q["answer"]])
+    return {**q, "options": [q["options"][i] for i in order], "answer": answer}
 
 
 def get_question(question_id, quiz_dir=None):
@@ -194,7 +219,8 @@ def _last(q):
         record = progress.last_answer(q["id"])
         if record is not None:
             describe(q, record["answer"])
-            is_correct(q, record["answer"])
+            if is_correct(q, record["answer"]) != record["correct"]:
+                return None  # the options or the answer changed since (e.g. a new order)
         return record
     except CourseError as exc:
         progress.warn(f"❌ {exc}")

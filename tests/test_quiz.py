@@ -9,14 +9,16 @@ from course_utils import checks, progress
 from course_utils import quiz as qz
 from course_utils.errors import CourseError
 
+REAL_QUIZ_DIR = qz.QUIZ_DIR  # the course's questions (the fixture swaps in a private bank)
+
 LESSON = {
     "lesson": "09_test", "title": "Test",
     "questions": [
         {"id": "09-single", "type": "single", "prompt": "Która baza?",
-         "options": ["ResNet", "MobileNetV2", "VGG"], "answer": 1,
+         "options": ["ResNet", "MobileNetV2", "VGG"], "answer": 1, "keep_order": True,
          "explanation": "Kurs używa MobileNetV2.", "hints": ["Lekka sieć."]},
         {"id": "09-multi", "type": "multiple", "prompt": "Co zamrażamy?",
-         "options": ["bazę", "głowę", "BatchNorm"], "answer": [0, 2],
+         "options": ["bazę", "głowę", "BatchNorm"], "answer": [0, 2], "keep_order": True,
          "explanation": "Bazę i BatchNorm.", "hints": ["Dwie."]},
         {"id": "09-tf", "type": "truefalse", "prompt": "Softmax sumuje się do 1?",
          "answer": True, "explanation": "To rozkład prawdopodobieństwa.", "hints": ["Tak."]},
@@ -67,6 +69,49 @@ def test_single_choice_widget_right_then_wrong():
     assert w.feedback_text.startswith("✗") and "Kurs używa MobileNetV2." in w.feedback_text
     assert [(r["id"], r["lesson"], r["answer"], r["correct"]) for r in stored()] == [
         ("09-single", "09_test", 1, True), ("09-single", "09_test", 2, False)]
+
+
+SHUFFLED = {"lesson": "08_test", "title": "Kolejność", "questions": [
+    {"id": f"08-order-{k}", "type": "single", "prompt": "Który kwiat?",
+     "options": ["róża", "tulipan", "mlecz", "stokrotka", "słonecznik"], "answer": 0,
+     "explanation": "Róża.", "hints": ["R."]} for k in range(6)] + [
+    {"id": "08-order-multi", "type": "multiple", "prompt": "Które są żółte?",
+     "options": ["mlecz", "słonecznik", "róża", "stokrotka"], "answer": [0, 1],
+     "explanation": "Mlecz i słonecznik.", "hints": ["Dwa."]}]}
+
+
+def test_options_are_shown_in_a_fixed_shuffle_that_keeps_the_right_answer(setup):
+    (setup / "08_test.json").write_text(json.dumps(SHUFFLED), encoding="utf-8")
+    shown = [qz.get_question(f"08-order-{k}") for k in range(6)]
+    for q in shown:
+        assert sorted(q["options"]) == sorted(SHUFFLED["questions"][0]["options"])
+        assert q["options"][q["answer"]] == "róża"  # the answer follows its text
+        assert qz.get_question(q["id"])["options"] == q["options"]  # the same order every time
+    assert len({q["answer"] for q in shown}) > 1  # the right answer is not always in one place
+    multi = qz.get_question("08-order-multi")
+    assert sorted(multi["options"][i] for i in multi["answer"]) == ["mlecz", "słonecznik"]
+    assert multi["answer"] == sorted(multi["answer"])
+    # a learner clicking the option "róża" gets ✓, wherever it is shown
+    w = qz.quiz("08-order-3")
+    w.input.value = w.question["options"].index("róża")
+    w.button.click()
+    assert w.feedback_text.startswith("✓")
+    # the stored answer is the shown position and is graded the same after a rerun
+    again = qz.quiz("08-order-3")
+    assert again.feedback_text.startswith("✓") and again.input.value == w.input.value
+
+
+def test_the_course_does_not_give_away_answers_by_their_place():
+    bank = qz.load_bank(REAL_QUIZ_DIR)
+    raw = {}
+    for path in sorted(REAL_QUIZ_DIR.glob("*.json")):
+        raw.update({q["id"]: q for q in json.loads(path.read_text(encoding="utf-8"))["questions"]})
+    single = [q for q in bank.values() if q["type"] == "single"]
+    assert len(single) >= 20
+    for q in single:  # the learner's right option is the file's right option
+        assert q["options"][q["answer"]] == raw[q["id"]]["options"][raw[q["id"]]["answer"]]
+    first = sum(q["answer"] == 0 for q in single)
+    assert first < len(single) / 2, f"{first} of {len(single)} questions show the right answer first"
 
 
 def test_multiple_choice_widget_needs_all_and_only_correct_boxes():
@@ -282,12 +327,13 @@ def test_real_kernel_shows_widgets_with_text_fallback(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "kernel_progress.json"))
+    right = qz.load_bank(REAL_QUIZ_DIR)["00-order"]["answer"] + 1  # as shown to learners
     cells = ['from course_utils.quiz import quiz, show_progress, reset_progress\nquiz("00-order")',
-             'quiz("00-order").answer(1)', "show_progress()", "reset_progress()"]
+             f'quiz("00-order").answer({right})', "show_progress()", "reset_progress()"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     outs = [cell.outputs for cell in nb.cells]
-    assert "1. Każda lekcja" in outs[0][0]["data"]["text/plain"]
+    assert f"{right}. Każda lekcja" in outs[0][0]["data"]["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in outs[0][0]["data"]
     assert outs[1][0]["data"]["text/plain"].startswith("✓ Dobrze!")
     assert len(outs[2]) == 1 and "<table" in outs[2][0]["data"]["text/html"]
@@ -295,8 +341,9 @@ def test_real_kernel_shows_widgets_with_text_fallback(tmp_path, monkeypatch):
     assert len(progress.load_answers()) == 1
 
 
-def test_a_stored_answer_that_no_longer_fits_is_ignored():
-    progress.record("09-single", "09_test", 7, True)  # the question had more options once
+@pytest.mark.parametrize("stored_answer", [7, 0])  # more options once; another order once
+def test_a_stored_answer_that_no_longer_fits_is_ignored(stored_answer):
+    progress.record("09-single", "09_test", stored_answer, True)
     w = qz.quiz("09-single")
     assert w.input.value is None and w.feedback_text == ""
     assert "Ostatnia" not in w.text()

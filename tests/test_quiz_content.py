@@ -22,7 +22,7 @@ ANY_CALL_RE = re.compile(r"""(?<![\w.])(?:quiz|code_check)\(""")
 LESSON_RE = re.compile(r"^\d{2}_[a-z0-9_]+$")
 ID_RE = re.compile(r"^(\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*$")
 KEYS = {"id", "type", "prompt", "options", "answer", "tolerance", "checker", "params",
-        "explanation", "hints", "solution"}
+        "explanation", "hints", "solution", "keep_order"}
 
 
 def _text(value):
@@ -48,6 +48,8 @@ def _answer_problems(q):
                                        and all(_index(a, len(options)) for a in answer)
                                        and len(set(answer)) == len(answer)):
             return [f"answer {answer!r} must be a non-empty list of distinct option indices"]
+        if "keep_order" in q and not isinstance(q["keep_order"], bool):
+            return ["keep_order must be true or false"]
         return []
     if options is not None:
         return [f"type {kind} takes no options"]
@@ -188,6 +190,7 @@ def test_validator_accepts_a_good_file():
     (lambda d: d["questions"][2].update(answer=[]), "option indices"),
     (lambda d: d["questions"][2].update(type="single", answer=True), "not an option index"),
     (lambda d: d["questions"][2].update(type="truefalse"), "takes no options"),
+    (lambda d: d["questions"][2].update(keep_order="yes"), "keep_order must be"),
     (lambda d: d.update(lesson="fine_tuning"), "must look like 00_start"),
 ])
 def test_validator_catches_mistakes(change, expected):

@@ -605,8 +605,8 @@ def train_head_cached(model, data, epochs=None, learning_rate=None, verbose=1, *
                       base=None, cache_unfreeze=None, seed=None, progress_callback=None):
     """Feature extraction: train only the ``predictions`` layer on cached 1280-d features.
 
-    One forward pass of the frozen base (through ``data``'s preprocessed
-    pipeline) gives the pooled features of the training and validation photos;
+    One forward pass of the frozen base over ``data``'s in-memory photos
+    (:func:`run_on_photos`) gives the pooled features of the training and validation photos;
     the learner's own ``predictions`` Dense layer is then trained on them for
     ``epochs`` epochs with Adam(``learning_rate``, default: config ``head_lr``) and batches of
     ``data.batch_size``. The same pass also caches the activations at the

@@ -321,3 +321,18 @@ LANGUAGE = "pl"
 def t(key, **fields):
     """Return the message for ``key`` in the course language, filled with ``fields``."""
     return MESSAGES[LANGUAGE][key].format(**fields)
+
+
+def plural(n, one, few, many):
+    """The Polish form of a noun for the count ``n``: 1 zdjęcie, 2 zdjęcia, 5 zdjęć, 22 zdjęcia."""
+    n = abs(int(n))
+    if n == 1:
+        return one
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return few
+    return many
+
+
+def count(n, one, few, many):
+    """``n`` followed by its Polish noun form: ``count(3, "zdjęcie", "zdjęcia", "zdjęć")`` -> '3 zdjęcia'."""
+    return f"{n} {plural(n, one, few, many)}"

@@ -31,3 +31,13 @@ def test_run_all_stops_at_a_course_error():
     nb.cells = [nbformat.v4.new_code_cell("import course_utils\nraise course_utils.CourseError('x')")]
     with pytest.raises(CellExecutionError):
         NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+
+
+def test_plural_follows_polish_rules():
+    from course_utils.messages import count, plural
+
+    forms = ("zdjęcie", "zdjęcia", "zdjęć")
+    expected = {0: "zdjęć", 1: "zdjęcie", 2: "zdjęcia", 4: "zdjęcia", 5: "zdjęć", 11: "zdjęć",
+                12: "zdjęć", 14: "zdjęć", 21: "zdjęć", 22: "zdjęcia", 104: "zdjęcia", 112: "zdjęć"}
+    assert {n: plural(n, *forms) for n in expected} == expected
+    assert count(3, *forms) == "3 zdjęcia"

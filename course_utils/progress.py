@@ -1,6 +1,8 @@
-"""Quiz progress in one local JSON file that survives kernel restarts.
+"""Quiz and exercise progress in one local JSON file that survives kernel restarts.
 
-Every answer is appended under a file lock (several kernels may answer at the
+The file holds ``answers`` (every attempt at a quiz question, exercise or open
+question, with its ``kind``) and ``events`` (hints and solutions shown); files
+written before events existed are read as having none. Every answer is appended under a file lock (several kernels may answer at the
 same time) and written atomically (temporary file + ``os.replace``), so the file
 is never half-written. A corrupt file is moved aside, never silently dropped.
 """
@@ -48,14 +50,18 @@ def _stamp():
 
 def _empty():
     """A fresh progress document."""
-    return {"version": VERSION, "answers": []}
+    return {"version": VERSION, "answers": [], "events": []}
 
 
 def _valid(data):
     """True for a progress document this module can use."""
+    events = data.get("events", []) if isinstance(data, dict) else None
     return (isinstance(data, dict) and isinstance(data.get("answers"), list)
             and all(isinstance(r, dict) and isinstance(r.get("id"), str) and "correct" in r
-                    for r in data["answers"]))
+                    for r in data["answers"])
+            and isinstance(events, list)
+            and all(isinstance(e, dict) and isinstance(e.get("id"), str) and "event" in e
+                    for e in events))
 
 
 class _Locked:
@@ -126,16 +132,59 @@ def _write(path, data):
         raise CourseError(t("quiz.progress_write_failed", path=path, error=exc)) from None
 
 
-def record(question_id, lesson, answer, correct):
-    """Append one answer to the progress file and return the stored record."""
+KINDS = ("quiz", "exercise", "open")
+EVENTS = ("hint", "solution")
+
+
+def _now():
+    """The current local time with its UTC offset, to the second."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def record(item_id, lesson, answer, correct, kind="quiz"):
+    """Append one answer (a quiz, an exercise check or an open question) and return it.
+
+    ``kind`` is "quiz", "exercise" or "open"; every attempt is kept, so the
+    first one (the score) and the number of attempts can be computed later.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     path = progress_path()
-    entry = {"id": question_id, "lesson": lesson, "answer": answer, "correct": bool(correct),
-             "time": datetime.now().astimezone().isoformat(timespec="seconds")}
+    entry = {"id": item_id, "lesson": lesson, "kind": kind, "answer": answer,
+             "correct": bool(correct), "time": _now()}
     with _Locked(path):
         data = _read(path)
         data["answers"].append(entry)
         _write(path, data)
     return entry
+
+
+def record_event(item_id, lesson, event):
+    """Append one event ("hint" or "solution" shown) for a quiz question or exercise."""
+    if event not in EVENTS:
+        raise ValueError(f"event must be one of {EVENTS}, not {event!r}")
+    path = progress_path()
+    entry = {"id": item_id, "lesson": lesson, "event": event, "time": _now()}
+    with _Locked(path):
+        data = _read(path)
+        data.setdefault("events", []).append(entry)
+        _write(path, data)
+    return entry
+
+
+def load_events():
+    """All stored hint/solution events, oldest first (files from before events: [])."""
+    path = progress_path()
+    with _Locked(path):
+        return _read(path).get("events", [])
+
+
+def load_all():
+    """Answers and events in one read: ``(answers, events)``."""
+    path = progress_path()
+    with _Locked(path):
+        data = _read(path)
+    return data["answers"], data.get("events", [])
 
 
 def load_answers():

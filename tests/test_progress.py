@@ -34,6 +34,39 @@ def test_record_is_stored_with_all_fields(progress_file):
     assert progress.last_answer("00-zz") is None
 
 
+def test_record_kinds_and_events_share_the_file(progress_file):
+    progress.record("03-load-base", "03_model_bazowy", "Functional 'model'", False, kind="exercise")
+    progress.record("08-p1-open", "08_pytania", {"text": "t", "covered": [0]}, False, kind="open")
+    progress.record_event("03-load-base", "03_model_bazowy", "hint")
+    progress.record_event("00-a", "00_start", "solution")
+    data = json.loads(progress_file.read_text(encoding="utf-8"))
+    assert [r["kind"] for r in data["answers"]] == ["exercise", "open"]
+    assert data["answers"][1]["answer"] == {"text": "t", "covered": [0]}
+    assert [(e["id"], e["lesson"], e["event"]) for e in data["events"]] == [
+        ("03-load-base", "03_model_bazowy", "hint"), ("00-a", "00_start", "solution")]
+    assert datetime.fromisoformat(data["events"][0]["time"]).tzinfo is not None
+    answers, events = progress.load_all()
+    assert len(answers) == 2 and events == progress.load_events() == data["events"]
+    with pytest.raises(ValueError):
+        progress.record("00-a", "00_start", 1, True, kind="exam")
+    with pytest.raises(ValueError):
+        progress.record_event("00-a", "00_start", "peek")
+    assert len(progress.load_events()) == 2  # a bad call stored nothing
+
+
+def test_a_file_from_before_events_is_read_and_extended(progress_file):
+    old = {"version": 1, "answers": [{"id": "00-a", "lesson": "00_start", "answer": 1,
+                                      "correct": True, "time": "2026-11-01T10:00:00+01:00"}]}
+    progress_file.parent.mkdir(parents=True)
+    progress_file.write_text(json.dumps(old), encoding="utf-8")
+    assert progress.load_events() == []
+    assert progress.load_answers() == old["answers"]
+    progress.record_event("00-a", "00_start", "hint")
+    data = json.loads(progress_file.read_text(encoding="utf-8"))
+    assert data["answers"] == old["answers"] and len(data["events"]) == 1
+    assert not list(progress_file.parent.glob("progress.json.corrupt-*"))
+
+
 def test_writes_leave_no_temporary_files(progress_file):
     for i in range(5):
         progress.record(f"00-q{i}", "00_start", i, True)

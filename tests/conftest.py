@@ -32,13 +32,21 @@ def weights_path():
 
 
 @pytest.fixture(autouse=True)
-def course_home(tmp_path, monkeypatch, photos_dir, weights_path):
-    """Every test gets its own progress file and caches, and the offline assets."""
+def course_home(tmp_path, monkeypatch):
+    """Every test gets its own progress file and caches; the offline assets where they exist.
+
+    Tests that need photos or weights ask for ``photos_dir`` / ``weights_path`` (directly or
+    through another fixture) and fail with a clear message when they are missing; tests that
+    need neither (config, progress, quizzes) run without ``../shared``.
+    """
     home = tmp_path / "course_home"
     monkeypatch.setenv("COURSE_HOME", str(home))
     monkeypatch.setenv("COURSE_PROGRESS_FILE", str(home / "progress.json"))
-    monkeypatch.setenv("COURSE_DATA_DIR", str(photos_dir))
-    monkeypatch.setenv("COURSE_WEIGHTS", str(weights_path))
+    for env, path in (("COURSE_DATA_DIR", PHOTOS), ("COURSE_WEIGHTS", WEIGHTS)):
+        if path.exists():
+            monkeypatch.setenv(env, str(path))
+        else:
+            monkeypatch.delenv(env, raising=False)
     return home
 
 

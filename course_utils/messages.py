@@ -241,6 +241,11 @@ PL = {
     "check.head_ok": "Wyjście modelu ma {n} klas i aktywację softmax.",
     "check.params_ok": "Model ma {n} trenowalnych parametrów, dokładnie tyle, ile trzeba.",
     "check.params_bad": "Model ma {actual} trenowalnych parametrów, a oczekiwano {expected}: sprawdź, czy baza jest zamrożona i czy głowa ma właściwą liczbę klas.",
+    # --- glossary (correctness-code) ---
+    "glossary.title": "Słowniczek kursu: jedno pojęcie, jedno słowo",
+    "glossary.columns": "w kursie mówimy|po angielsku|znaczenie",
+    "glossary.with_gloss": "{term} (po polsku: {gloss})",
+    "glossary.line": "• {term} ({en}): {meaning}",
     # --- cli ---
     "cli.model_missing": "Nie ma pliku modelu {path}: najpierw wytrenuj go poleceniem `python -m course_utils train --out {path}`.",
     "cli.meta_missing": "Obok modelu brak pliku {path} z nazwami klas i rozmiarem zdjęć: zapisz model poleceniem `python -m course_utils train`.",

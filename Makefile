@@ -22,8 +22,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install -r requirements.txt
 	touch $@
 
+# JupyterLab refuses to start as root unless told to (containers, cloud machines): only then pass --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: install
-	$(BIN)/jupyter lab notebooks/00_start.ipynb
+	@echo "Starting JupyterLab: open the http://127.0.0.1:8888/lab?token=... address printed below (Ctrl+C stops it)."
+	$(BIN)/jupyter lab notebooks/00_start.ipynb $(ALLOW_ROOT)
 
 # Unit tests + every notebook executed by nbval in fast mode, with a private
 # course home (progress, caches, saved models) that is removed afterwards.

@@ -2,7 +2,10 @@
 
 An English edition can follow by adding a second dictionary with the same keys.
 Use ``t(key, **fields)``; keys are grouped by concern (one section per module).
+Counted nouns take their form from :func:`plural`, also inside a message:
+``{n} {n:plural:zdjęcie|zdjęcia|zdjęć}``.
 """
+import string
 
 PL = {
     # --- config ---
@@ -28,7 +31,7 @@ PL = {
     "data.empty_class": "Folder klasy {name!r} ({path}) nie zawiera żadnego zdjęcia: dodaj zdjęcia .jpg/.png albo usuń ten folder.",
     "data.not_an_image": "to nie jest plik zdjęcia",
     "data.bad_photo": "Nie da się odczytać zdjęcia {name} ({error}): to nie jest poprawny plik JPEG/PNG.",
-    "data.skipped": "Pominięto {n} plik(ów), które nie są poprawnymi zdjęciami: {files}",
+    "data.skipped": "Pominięto niepoprawne pliki zdjęć ({n}): {files}",
     "data.skipped_more": " … i {n} więcej",
     "data.tfds_failed": "Nie udało się pobrać tf_flowers przez TFDS ({error}; brak internetu?): ustaw COURSE_DATA_DIR=/ścieżka/do/flower_photos.",
     "data.bad_split": "Nieznana część zbioru {name!r}: wybierz 'train', 'val' albo 'test'.",
@@ -50,7 +53,7 @@ PL = {
     "training.lesson_model_loaded": "Wczytano model z lekcji {lesson}: {path}",
     "training.lesson_model_missing": "Nie ma modelu z lekcji {lesson} ({path}) albo nie pasuje do obecnych ustawień: trenuję go teraz szybką ścieżką (kilkadziesiąt sekund).",
     "training.bad_epochs": "Liczba epok musi być liczbą całkowitą od 1 wzwyż, a podano {value!r}.",
-    "training.bad_lr": "Learning rate (współczynnik uczenia) musi być liczbą większą od 0 i mniejszą od 10 (np. 1e-3 dla głowy, 1e-5 przy dostrajaniu), a podano {value!r}.",
+    "training.bad_lr": "Learning rate musi być liczbą większą od 0 i mniejszą od 10 (np. 1e-3 dla głowy, 1e-5 przy fine-tuningu), a podano {value!r}.",
     "training.not_data": "Oczekiwano danych z load_flowers() (FlowerData), a podano obiekt typu {kind}.",
     "training.no_head": "Model nie ma warstwy {name!r} (głowy klasyfikatora): zbuduj go przez build_model() albo add_head().",
     "training.classes_mismatch": "Głowa modelu ma {units} wyjść, a dane mają {classes} klas: zbuduj model z num_classes={classes}.",
@@ -60,7 +63,7 @@ PL = {
     "training.head_not_cacheable": "Pod głową modelu jest warstwa losowa (Dropout/augmentacja), więc cech nie da się zapamiętać: użyj zwykłego model.fit().",
     "training.bar_features": "Cechy z bazy ({splits})",
     "training.bar_head": "Trening głowy",
-    "training.bar_finetune": "Dostrajanie",
+    "training.bar_finetune": "Fine-tuning",
     "training.bar_full": "Trening (pełny przebieg)",
     # --- plots ---
     "plots.history_not_dict": "Historia uczenia musi być wynikiem model.fit(...) (History) albo słownikiem list, a podano obiekt typu {kind}.",
@@ -70,7 +73,7 @@ PL = {
     "plots.bad_run": "Przebieg nr {index} musi być parą (etykieta, historia), a podano obiekt typu {kind}.",
     "plots.bad_images": "Zdjęcia muszą mieć kształt (liczba, wysokość, szerokość, 3), a mają {shape}.",
     "plots.bad_image": "Zdjęcie musi mieć kształt (wysokość, szerokość, 3), a ma {shape}.",
-    "plots.length_mismatch": "Długości się nie zgadzają: {a_name} ma {a} elementów, a {b_name} ma {b}.",
+    "plots.length_mismatch": "Długości się nie zgadzają: {a_name} ma {a} {a:plural:element|elementy|elementów}, a {b_name} ma {b}.",
     "plots.images_name": "zdjęcia",
     "plots.labels_name": "etykiety",
     "plots.bad_label": "Etykieta {value!r} jest poza zakresem: klasy mają numery od 0 do {max}.",
@@ -86,18 +89,18 @@ PL = {
     "plots.val_loss": "Strata walidacyjna (val_loss)",
     "plots.train": "trening",
     "plots.val": "walidacja",
-    "plots.fine_tune_start": "początek dostrajania",
+    "plots.fine_tune_start": "początek fine-tuningu",
     "plots.history_title": "Krzywe uczenia: ekstrakcja cech",
-    "plots.history_title_ft": "Krzywe uczenia: ekstrakcja cech, potem dostrajanie",
+    "plots.history_title_ft": "Krzywe uczenia: ekstrakcja cech, potem fine-tuning",
     "plots.runs_title": "Porównanie przebiegów na zbiorze walidacyjnym",
     "plots.samples_title": "Przykładowe zdjęcia",
     "plots.pred_ok": "✓ {pred}{prob}",
     "plots.pred_wrong": "✗ {pred}{prob}\nprawda: {true}",
     "plots.predictions_title": "Przewidywania: {correct} z {total} poprawnie (✗ = błąd, w podpisie także prawdziwa klasa)",
-    "plots.cm_title": "Macierz pomyłek (trafność {acc:.1%})",
+    "plots.cm_title": "Macierz pomyłek (dokładność {acc:.1%})",
     "plots.cm_true": "Prawdziwa klasa",
     "plots.cm_pred": "Przewidziana klasa",
-    "plots.filters_title": "{count} filtrów pierwszej warstwy (Conv1, 3×3×3) jako obrazki RGB",
+    "plots.filters_title": "{count} {count:plural:filtr|filtry|filtrów} pierwszej warstwy (Conv1, 3×3×3) jako obrazki RGB",
     "plots.filter": "filtr {i}",
     "plots.activations_title": "Mapy cech po warstwie {layer} ({block})\n{shown} najsilniejszych z {channels} kanałów, każda {h}×{w} pikseli",
     "plots.channel": "kanał {c}",
@@ -118,7 +121,7 @@ PL = {
     "widgets.progress": "Epoki",
     "widgets.trainable_count": "Parametry trenowalne: {n}",
     "widgets.frozen_count": "Parametry zamrożone: {n} (trenujemy {share:.1%} z {total} wszystkich)",
-    "widgets.batchnorm": "Warstwy BatchNormalization w odmrożonej części: {n}. Zostają zamrożone i działają w trybie inferencji (średnie i wariancje z ImageNet), żeby małe partie zdjęć kwiatów nie zepsuły cech.",
+    "widgets.batchnorm": "Warstwy BatchNormalization w odmrożonej części: {n}. Zostają zamrożone i działają w trybie inferencji (średnie i wariancje z ImageNet), żeby małe paczki zdjęć kwiatów nie zepsuły cech.",
     "widgets.batchnorm_none": "W odmrożonej części nie ma warstw BatchNormalization.",
     "widgets.preview": "Podgląd: {n} {word} od końca (od warstwy {first}, blok {block}). Kliknij „Zastosuj”, aby zmienić model.",
     "widgets.preview_none": "Podgląd: cała baza zamrożona, uczy się tylko głowa. Kliknij „Zastosuj”, aby zmienić model.",
@@ -203,7 +206,7 @@ PL = {
     "quiz.hint": "💡 Podpowiedź {i}/{n}: {text}",
     "quiz.hint_last": "(to była ostatnia podpowiedź; pełne rozwiązanie pokaże .solution())",
     "quiz.no_hints": "To zadanie nie ma podpowiedzi: spróbuj .solution().",
-    "quiz.solution": "Rozwiązanie (spróbuj najpierw sam!):",
+    "quiz.solution": "Rozwiązanie (najpierw spróbuj samodzielnie!):",
     "quiz.no_solution": "To zadanie nie ma gotowego rozwiązania w kodzie.",
     "quiz.code_ok": "✓ Dobrze! {message}",
     "quiz.code_bad": "✗ Jeszcze nie. {message}",
@@ -226,21 +229,79 @@ PL = {
     "quiz.progress_summary": "Postęp: {correct}/{total} pytań z poprawną ostatnią odpowiedzią (plik: {path}).",
     "quiz.progress_chart_y": "Poprawne odpowiedzi [%]",
     "quiz.progress_chart_x": "Lekcja",
+    # --- checks and exercises (exercises engineer) ---
     "check.not_built": "Model nie jest jeszcze zbudowany (nie zna kształtu wejścia): zacznij go od keras.Input(shape=...) albo wywołaj model.build(...).",
-    "check.not_compiled": "Model nie jest skompilowany: po zmianie trainable wywołaj model.compile(...) z nowym learning rate i sprawdź jeszcze raz.",
+    "check.not_compiled": "Model nie jest skompilowany: wywołaj model.compile(loss=..., optimizer=..., metrics=['accuracy']) i sprawdź jeszcze raz.",
     "check.frozen_ok": "Cała baza jest zamrożona: żadna jej waga nie zmieni się w czasie treningu.",
-    "check.frozen_bad": "Trenowalnych warstw jest wciąż {count} (np. {names}): ustaw base.trainable = False.",
-    "check.base_not_trainable": "Baza ma trainable = False, więc żadna warstwa się nie uczy: ustaw base.trainable = True, a potem zamroź warstwy przed ostatnimi {n}.",
+    "check.frozen_bad": "Wciąż {count:num} {count:plural:warstwa jest trenowalna|warstwy są trenowalne|warstw jest trenowalnych} (np. {names}): ustaw base_model.trainable = False.",
+    "check.base_not_trainable": "Baza jest w modelu jedną warstwą (x = base_model(inputs, training=False)) i ma trainable = False, więc nic w niej się nie uczy, cokolwiek mówią flagi jej warstw: ustaw base_model.trainable = True, a potem zamroź warstwy przed ostatnimi {n}.",
     "check.early_trainable": "Warstwa {name} (nr {index}) jest trenowalna, a powinna być zamrożona: odmrażamy tylko ostatnie {n} z {total} warstw.",
     "check.late_frozen": "Warstwa {name} (nr {index}) jest zamrożona, a należy do ostatnich {n} warstw: ustaw jej trainable = True (zamrożone mogą zostać tylko warstwy BatchNormalization).",
-    "check.last_n_ok": "Trenowalne są dokładnie ostatnie {n} warstw bazy (BatchNormalization mogą zostać zamrożone).",
+    "check.last_n_ok": "Uczą się dokładnie ostatnie {n} warstw bazy ({weights:num} wag; BatchNormalization mogą zostać zamrożone).",
     "check.lr_ok": "Model jest skompilowany z learning rate {lr:g}.",
-    "check.lr_bad": "Learning rate optymalizatora to {actual:g}, a oczekiwano {expected:g}: skompiluj model ponownie z learning_rate={expected:g}.",
+    "check.lr_bad": "Learning rate optymalizatora to {actual:g}, a oczekiwano {expected:g}: skompiluj model z learning_rate={expected:g}.",
     "check.classes_bad": "Ostatnia warstwa daje {actual} wartości, a klas jest {n}: ostatnia warstwa Dense powinna mieć {n} neuronów.",
     "check.activation_bad": "Ostatnia warstwa ma aktywację {activation}, a powinna mieć softmax (prawdopodobieństwa {n} klas sumujące się do 1).",
     "check.head_ok": "Wyjście modelu ma {n} klas i aktywację softmax.",
-    "check.params_ok": "Model ma {n} trenowalnych parametrów, dokładnie tyle, ile trzeba.",
-    "check.params_bad": "Model ma {actual} trenowalnych parametrów, a oczekiwano {expected}: sprawdź, czy baza jest zamrożona i czy głowa ma właściwą liczbę klas.",
+    "check.params_ok": "Model ma {n:num} trenowalnych parametrów, dokładnie tyle, ile trzeba.",
+    "check.params_bad": "Model ma {actual:num} trenowalnych parametrów, a oczekiwano {expected:num}: sprawdź, czy baza jest zamrożona i czy między bazą a Dense stoi GlobalAveragePooling2D (nie Flatten).",
+    "check.not_array": "Oczekiwano tablicy liczb (np. wyniku model.predict), a funkcja zwróciła {kind}.",
+    "check.not_layer": "Oczekiwano warstwy Keras (np. tf.keras.layers.GlobalAveragePooling2D()), a funkcja zwróciła {kind}.",
+    "check.not_history": "Oczekiwano historii treningu (tego, co zwraca model.fit), a funkcja zwróciła {kind}: dopisz return przed model.fit(...).",
+    "check.not_pair": "Oczekiwano pary (numery klas, nazwy klas), a funkcja zwróciła {kind}: zwróć return classes, names.",
+    "check.shape_bad": "Wynik ma kształt {actual}, a powinien mieć {expected}.",
+    "check.features_shape": "Mapy cech mają kształt {actual}, a oczekiwano {expected}: sieć przyjmuje paczkę zdjęć, więc dodaj wymiar paczki (photo[None]).",
+    "check.features_not_preprocessed": "Kształt się zgadza, ale liczby są inne niż cechy zdjęcia po preprocess: przepuść piksele przez preprocess (zakres [-1, 1]) przed base.predict.",
+    "check.features_ok": "Baza zwróciła mapy cech o kształcie {shape}.",
+    "check.top_included": "Z include_top=True MobileNetV2 dostaje klasyfikator 1000 klas ImageNet, do którego nie pasują wagi kursu ani rozmiar zdjęć: ustaw include_top=False.",
+    "check.top_present": "Model zwraca {shape}, czyli odpowiedzi dla klas ImageNet, a nie mapy cech: ustaw include_top=False.",
+    "check.input_size_bad": "Model przyjmuje zdjęcia {actual}, a nasze mają ({size}, {size}, 3): podaj input_shape=(size, size, 3).",
+    "check.weights_not_imagenet": "Wagi bazy nie są wagami z ImageNet (np. weights=None daje losowe wagi): podaj weights=weights.",
+    "check.base_ok": "MobileNetV2 bez klasyfikatora, z wagami ImageNet: zwraca mapy cech {shape}.",
+    "check.pool_shape": "Warstwa daje wektor {size:num} liczb na zdjęcie zamiast 1280: Flatten układa całą siatkę w jeden wektor, a GlobalAveragePooling2D uśrednia każdy kanał.",
+    "check.pool_not_mean": "Kształt się zgadza, ale to nie jest średnia każdego kanału (GlobalMaxPooling2D bierze maksimum): użyj GlobalAveragePooling2D.",
+    "check.pool_ok": "Warstwa zamienia mapę cech w 1280 średnich, po jednej na kanał.",
+    "check.head_input_bad": "Model przyjmuje {actual}, a powinien przyjmować zdjęcia jak baza {expected}: podaj inputs=base_model.input.",
+    "check.loss_sparse_for_onehot": "Etykiety w data.train są one-hot, a sparse_categorical_crossentropy oczekuje numerów klas: użyj categorical_crossentropy.",
+    "check.loss_onehot_for_sparse": "Etykiety są numerami klas, a categorical_crossentropy oczekuje wektorów one-hot: użyj sparse_categorical_crossentropy.",
+    "check.loss_bad": "Strata {loss} nie liczy −log prawdopodobieństwa prawdziwej klasy: przy kilku klasach użyj categorical_crossentropy (etykiety one-hot).",
+    "check.optimizer_bad": "Optymalizator to {name}, a w kursie używamy Adam: optimizer=tf.keras.optimizers.Adam(...).",
+    "check.compiled_ok": "Strata pasuje do etykiet, optymalizator to Adam z learning rate {lr:g}.",
+    "check.compiled_loss_ok": "Strata pasuje do etykiet, optymalizator to Adam.",
+    "check.epochs_bad": "Trening miał {actual} {actual:plural:epokę|epoki|epok}, a oczekiwano {expected}: podaj epochs=epochs.",
+    "check.fit_wrong_data": "Jedna epoka miała {actual} {actual:plural:krok|kroki|kroków}, a zbiór treningowy daje {expected}: trenuj na data.train.",
+    "check.no_validation": "W historii nie ma val_accuracy: podaj validation_data=data.val, żeby po każdej epoce widzieć dokładność walidacyjną.",
+    "check.fitted_ok": "Model trenował {epochs} {epochs:plural:epokę|epoki|epok}; dokładność walidacyjna na koniec: {acc:.0%}.",
+    "check.input_modified": "Funkcja zmieniła surowe zdjęcia w miejscu: najpierw zrób kopię typu float (images.astype(\"float32\")), potem preprocess_input.",
+    "check.pixels_ok": "Piksele są w zakresie od {low:.2f} do {high:.2f}, jak przy treningu.",
+    "check.pixels_raw": "Piksele sięgają {high:.0f}, czyli nadal są w skali 0–255: przepuść je przez preprocess_input.",
+    "check.pixels_bad": "Piksele są w zakresie od {low:.2f} do {high:.2f}, a preprocess_input daje x / 127.5 − 1: użyj właśnie tej funkcji.",
+    "check.argmax_shape": "Numery klas mają kształt {actual}, a zdjęć jest {photos}: argmax(axis=1) wybiera klasę w każdym wierszu (axis=0 szuka w kolumnach).",
+    "check.argmax_bad": "Numery klas nie są numerami największych prawdopodobieństw w wierszach: użyj predictions.argmax(axis=1).",
+    "check.names_bad": "Nazwy nie odpowiadają numerom klas: weź class_names[i] dla każdego numeru i.",
+    "check.names_ok": "{n:num} {n:plural:zdjęcie ma|zdjęcia mają|zdjęć ma} numer i nazwę klasy.",
+    "check.inside_ok": "Model przyjmuje surowe piksele 0–255 i odpowiada tak samo jak oryginał na pikselach po preprocess_input.",
+    "check.inside_missing": "Zwrócony model nadal oczekuje pikseli po preprocess_input: dodaj na początku warstwę, która liczy x / 127.5 − 1.",
+    "check.inside_differs": "Na surowych pikselach nowy model odpowiada inaczej niż oryginał po preprocess_input: warstwa na wejściu ma liczyć x / 127.5 − 1 (Rescaling(1 / 127.5, offset=-1)).",
+    "check.inside_fails": "Nowy model nie przyjmuje zdjęć w rozmiarze bazy ({kind}): zacznij od tf.keras.Input(shape=model.input_shape[1:]).",
+    "exercise.task": "✏️ Ćwiczenie {id}: {title}\n{prompt}",
+    "exercise.task_md": "**✏️ Ćwiczenie {id}: {title}**\n\n{prompt}",
+    "exercise.ok": "✓ Dobrze! {message}",
+    "exercise.bad": "✗ Jeszcze nie. {message}",
+    "exercise.not_done": "✗ Jeszcze nie gotowe: w kodzie zostały luki ____. Wpisz w nie swój kod i uruchom komórkę ponownie.",
+    "exercise.error": "✗ Twój kod zgłosił błąd {kind}: {gist}",
+    "exercise.returned_none": "Funkcja {function} nic nie zwróciła (None): zakończ ją instrukcją return.",
+    "exercise.not_function": "check() potrzebuje funkcji z Twoim kodem (bez nawiasów, np. check(load_base, ...)), a dostało {kind}.",
+    "exercise.using_reference": "↪ Dalej lekcja użyje wyniku rozwiązania wzorcowego (.solution() je pokaże), żeby mogła biec dalej.",
+    "exercise.hint": "💡 Podpowiedź {i}/{n}: {text}",
+    "exercise.hint_last": "(to była ostatnia podpowiedź; rozwiązanie pokaże .solution())",
+    "exercise.solution": "Rozwiązanie wzorcowe (najpierw spróbuj samodzielnie!):",
+    "exercise.unknown": "Nie ma ćwiczenia {id}: sprawdź pisownię (podobne: {close}).",
+    "exercise.file_bad": "Plik ćwiczeń {path} jest nieczytelny ({error}).",
+    "exercise.spec_bad": "Ćwiczenie {id} w pliku {path} jest niepełne: brakuje {fields}.",
+    "solutions.notebook_missing": "Nie ma notatnika {path}: podaj ścieżkę do pliku .ipynb.",
+    "solutions.notebook_bad": "Notatnik {path} jest nieczytelny ({error}).",
+    "solutions.written": "Zapisano wersję z rozwiązaniami: {path} ({n} {n:plural:ćwiczenie|ćwiczenia|ćwiczeń}).",
     # --- glossary (correctness-code) ---
     "glossary.title": "Słowniczek kursu: jedno pojęcie, jedno słowo",
     "glossary.columns": "w kursie mówimy|po angielsku|znaczenie",
@@ -254,12 +315,12 @@ PL = {
     "cli.photo_missing": "Nie ma pliku {path}.",
     "cli.bad_epochs": "Liczba epok {name} musi być liczbą całkowitą od 0 wzwyż, a podano {value}.",
     "cli.data": "Dane: {summary}",
-    "cli.fe_done": "Ekstrakcja cech: dokładność walidacyjna {acc} po {epochs} epokach ({seconds:.1f} s).",
-    "cli.ft_done": "Dostrajanie (ostatnie {unfreeze} warstw): dokładność walidacyjna {acc} po {epochs} epokach ({seconds:.1f} s).",
-    "cli.test_accuracy": "Dokładność na zbiorze testowym: {acc} ({n} zdjęć).",
+    "cli.fe_done": "Ekstrakcja cech: dokładność walidacyjna {acc} po {epochs} {epochs:plural:epoce|epokach|epokach} ({seconds:.1f} s).",
+    "cli.ft_done": "Fine-tuning (odmrożone ostatnie warstwy: {unfreeze}): dokładność walidacyjna {acc} po {epochs} {epochs:plural:epoce|epokach|epokach} ({seconds:.1f} s).",
+    "cli.test_accuracy": "Dokładność na zbiorze testowym: {acc} ({n:num} {n:plural:zdjęcie|zdjęcia|zdjęć}).",
     "cli.no_test": "Brak zdjęć testowych (za mało zdjęć na klasę): pomijam ocenę na zbiorze testowym.",
     "cli.saved": "Zapisano model: {path} (klasy i rozmiar zdjęć: {meta}).",
-    "cli.failed_photos": "Nie udało się sklasyfikować {n} z {total} zdjęć.",
+    "cli.failed_photos": "Nie udało się sklasyfikować {n} z {total} {total:plural:zdjęcia|zdjęć|zdjęć}.",
     "cli.interrupted": "Przerwano.",
     # --- experiments ---
     "experiments.bad_per_class": "Liczba zdjęć na klasę musi być dodatnią liczbą całkowitą (albo None = wszystkie), a podano {value!r}.",
@@ -267,7 +328,7 @@ PL = {
     "experiments.bad_accuracy": "Dokładność musi być liczbą od 0 do 1 (np. 0.92, nie 92), a podano {value!r}.",
     "experiments.no_results": "Nie ma jeszcze żadnych wyników do pokazania: najpierw uruchom eksperyment.",
     "experiments.no_sklearn": "Brak biblioteki scikit-learn (potrzebna do zbioru cyfr): zainstaluj pakiety z requirements.txt (`pip install -r requirements.txt`).",
-    "experiments.plan": "Tryb: {mode}; zdjęcia {size} px; epoki: od zera {race}, ekstrakcja cech {race} + fine-tuning {ft}; rozmiary w eksp. 2: {sizes} zdjęć/klasę × {seeds} ziarna; eksp. 3: lr {lrs}, {lr_train} zdjęć/klasę, {lr_epochs} ep.; eksp. 4: {digits} zdjęć/klasę.",
+    "experiments.plan": "Tryb: {mode}; zdjęcia {size} px; epoki: od zera {race}, ekstrakcja cech {race} + fine-tuning {ft}; rozmiary w eksp. 2: {sizes} zdjęć/klasę × {seeds} {seeds:plural:ziarno|ziarna|ziaren}; eksp. 3: lr {lrs}, {lr_train} zdjęć/klasę, {lr_epochs} ep.; eksp. 4: {digits} zdjęć/klasę.",
     "experiments.scratch": "mała CNN od zera",
     "experiments.random": "MobileNetV2, losowe wagi (tylko głowa)",
     "experiments.fe": "MobileNetV2 ImageNet: ekstrakcja cech",
@@ -279,8 +340,8 @@ PL = {
     "experiments.all": "wszystkie (~{n})",
     "experiments.all_short": "wszystkie",
     "experiments.all_loc": "wszystkich (~{n})",
-    "experiments.curve_scratch": "od zera (średnia i rozrzut min–max z {n} ziaren)",
-    "experiments.curve_fe": "ekstrakcja cech (średnia i rozrzut min–max z {n} ziaren)",
+    "experiments.curve_scratch": "od zera (średnia i rozrzut min–max z {n} {n:plural:ziarna|ziaren|ziaren})",
+    "experiments.curve_fe": "ekstrakcja cech (średnia i rozrzut min–max z {n} {n:plural:ziarna|ziaren|ziaren})",
     "experiments.axis_per_class": "Zdjęcia treningowe na klasę (skala logarytmiczna)",
     "experiments.axis_test_accuracy": "Dokładność na zbiorze testowym",
     "experiments.curve_title": "Ile zdjęć trzeba, żeby się nauczyć?",
@@ -292,8 +353,8 @@ PL = {
     "experiments.pretrained_filters": "ImageNet",
     "experiments.filters_title": "Pierwsze filtry Conv1: wagi z ImageNet i po fine-tuningu (każda kolumna w skali kolorów filtra z ImageNet)",
     "experiments.lr_line": "lr={lr:g}: val_accuracy {start:.1%} → {final:.1%} (najlepsza {best:.1%}); Conv1 przesunął się o {dist:.2e} swojej długości; {seconds:.0f} s",
-    "experiments.bar_scratch": "mała CNN od zera (średnia, min–max z {n} ziaren)",
-    "experiments.bar_pretrained": "ekstrakcja cech ImageNet (średnia, min–max z {n} ziaren)",
+    "experiments.bar_scratch": "mała CNN od zera (średnia, min–max z {n} {n:plural:ziarna|ziaren|ziaren})",
+    "experiments.bar_pretrained": "ekstrakcja cech ImageNet (średnia, min–max z {n} {n:plural:ziarna|ziaren|ziaren})",
     "experiments.size_not_measured": "Rozmiaru {size} zdjęć/klasę nie ma w wynikach krzywej uczenia (są: {sizes}): dodaj go do listy rozmiarów.",
     "experiments.per_class_tick": "{task}\n({n} zdjęć/klasę)",
     "experiments.mismatch_title": "Od zera czy cechy z ImageNet? Kwiaty i cyfry 8×8",
@@ -323,9 +384,32 @@ MESSAGES = {"pl": PL}
 LANGUAGE = "pl"
 
 
+class _Formatter(string.Formatter):
+    """``str.format`` plus two Polish field formats used inside messages.
+
+    ``{n:plural:zdjęcie|zdjęcia|zdjęć}`` gives the noun form for ``n`` (:func:`plural`) and
+    ``{n:num}`` writes an integer with a space between thousands (``6 405``).
+    """
+
+    def format_field(self, value, format_spec):
+        if format_spec.startswith("plural:"):
+            return plural(value, *format_spec[len("plural:"):].split("|"))
+        if format_spec == "num":
+            return number(value)
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _Formatter()
+
+
 def t(key, **fields):
     """Return the message for ``key`` in the course language, filled with ``fields``."""
-    return MESSAGES[LANGUAGE][key].format(**fields)
+    return _FORMATTER.format(MESSAGES[LANGUAGE][key], **fields)
+
+
+def number(n):
+    """An integer the Polish way, a space between thousands: ``number(1212485)`` -> '1 212 485'."""
+    return f"{int(n):,}".replace(",", " ")
 
 
 def plural(n, one, few, many):

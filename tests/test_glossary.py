@@ -7,12 +7,13 @@ identifiers are never scanned: only string literals and comments of code cells a
 import io
 import json
 import re
+import string
 import tokenize
 
 import pytest
 
 from course_utils import glossary
-from course_utils.messages import PL
+from course_utils.messages import PL, number, t
 
 from conftest import REPO
 
@@ -157,8 +158,24 @@ def test_show_glossary_renders_every_term_as_html_and_text():
     assert "współczynnik uczenia" in text  # the one place that gives the Polish gloss
 
 
-@pytest.mark.parametrize("n,form", [(1, "zdjęcie"), (2, "zdjęcia"), (4, "zdjęcia"), (5, "zdjęć"),
-                                    (12, "zdjęć"), (22, "zdjęcia"), (25, "zdjęć"), (0, "zdjęć")])
-def test_plural_helper(n, form):
-    from course_utils.messages import count
-    assert count(n, "zdjęcie", "zdjęcia", "zdjęć") == f"{n} {form}"
+def test_every_plural_field_in_the_messages_has_three_forms():
+    for key, text in PL.items():
+        for _, field, spec, _ in string.Formatter().parse(text):
+            if spec and spec.startswith("plural:"):
+                assert len(spec[len("plural:"):].split("|")) == 3, key
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 22])
+def test_counted_nouns_in_messages_agree_with_the_count(n):
+    photos = {1: "1 zdjęcie", 3: "3 zdjęcia", 5: "5 zdjęć", 22: "22 zdjęcia"}[n]
+    assert t("cli.test_accuracy", acc="90%", n=n).endswith(f"({photos}).")
+    seeds = {1: "1 ziarno", 3: "3 ziarna", 5: "5 ziaren", 22: "22 ziarna"}[n]
+    plan = t("experiments.plan", mode="x", size=96, race=1, ft=1, sizes="5, 10", seeds=n,
+             lrs="1e-3", lr_train=5, lr_epochs=1, digits=5)
+    assert f"× {seeds};" in plan
+    epochs = {1: "po 1 epoce", 3: "po 3 epokach", 5: "po 5 epokach", 22: "po 22 epokach"}[n]
+    assert epochs in t("cli.fe_done", acc="90%", epochs=n, seconds=1.0)
+
+
+def test_numbers_have_a_space_between_thousands():
+    assert [number(n) for n in (7, 318, 6405, 1212485)] == ["7", "318", "6 405", "1 212 485"]

@@ -1,0 +1,113 @@
+"""Every lesson, in order, in a fresh kernel: wall time, the kernel's peak memory, slowest cells.
+
+Each notebook runs top to bottom with nbclient in its own new kernel, all with one course
+home (as a learner's run: lesson 05 saves the model that lesson 06 loads). The kernel's peak
+resident memory is read inside the kernel at the end (``getrusage`` maximum RSS, the same
+figure GNU time reports). Prints a table and writes JSON (``--out``): one entry per lesson
+with ``lesson``, ``seconds``, ``peak_rss_mb``, ``slowest_cells`` (index, seconds, first line).
+Not a test; run it by hand::
+
+    .venv/bin/python benchmarks/bench_lessons.py            # full settings (~15-20 min)
+    .venv/bin/python benchmarks/bench_lessons.py --fast     # fast mode, a quick check
+    .venv/bin/python benchmarks/bench_lessons.py --only 00 09
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # the offline assets beside the repo
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "lessons.json"
+PEAK_CELL = ("import resource\n"
+             "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+
+
+def _seconds(cell):
+    """Wall seconds of one executed cell, from the timing nbclient records."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    parse = datetime.fromisoformat
+    return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
+
+
+def _peak_kb(cell):
+    """The maximum RSS the extra last cell printed."""
+    for output in cell.get("outputs", []):
+        for line in output.get("text", "").splitlines():
+            if line.startswith("PEAK_RSS_KB"):
+                return int(line.split()[1])
+    raise RuntimeError("the kernel did not report its peak memory")
+
+
+def run_lesson(path, timeout, top):
+    """Execute one notebook in a fresh kernel; return its measurements."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    cells = [(i, _seconds(c), (c.source.splitlines() or [""])[0][:70])
+             for i, c in enumerate(nb.cells[:-1]) if c.cell_type == "code"]
+    slowest = sorted(cells, key=lambda c: -c[1])[:top]
+    return {"lesson": path.stem, "seconds": round(seconds, 1),
+            "peak_rss_mb": round(_peak_kb(nb.cells[-1]) / 1024),
+            "slowest_cells": [{"cell": i, "seconds": round(s, 1), "first_line": line}
+                              for i, s, line in slowest]}
+
+
+def _environment(args, home):
+    """The course's settings for the kernels: offline assets beside the repo, one home."""
+    env = {"COURSE_HOME": str(home), "MPLBACKEND": "Agg", "COURSE_FAST": "1" if args.fast else "0"}
+    photos, weights = SHARED / "data" / "flower_photos", SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5"
+    if photos.is_dir() and not os.environ.get("COURSE_DATA_DIR"):
+        env["COURSE_DATA_DIR"] = str(photos)
+    if weights.is_file() and not os.environ.get("COURSE_WEIGHTS"):
+        env["COURSE_WEIGHTS"] = str(weights)
+    if not args.fast:
+        env["CI"] = "false"  # CI=true would switch the kernels to fast mode
+    return env
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fast", action="store_true", help="fast mode (COURSE_FAST=1)")
+    parser.add_argument("--only", nargs="*", default=None, help="lesson number prefixes, e.g. 00 09")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--top", type=int, default=3, help="how many slowest cells to list")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    lessons = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if args.only:
+        lessons = [p for p in lessons if p.name[:2] in args.only]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="course_home_") as home:
+        os.environ.update(_environment(args, home))
+        for path in lessons:
+            result = run_lesson(path, args.timeout, args.top)
+            results.append(result)
+            slow = "; ".join(f"[{c['cell']}] {c['seconds']:.0f} s" for c in result["slowest_cells"])
+            print(f"{result['lesson']:28s} {result['seconds']:7.1f} s {result['peak_rss_mb']:6d} MB   {slow}",
+                  flush=True)
+    total = sum(r["seconds"] for r in results)
+    print(f"{'all lessons':28s} {total:7.1f} s {max(r['peak_rss_mb'] for r in results):6d} MB (highest peak)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"fast": args.fast, "lessons": results, "total_seconds": round(total, 1)},
+                                   indent=2), encoding="utf-8")
+    print("JSON:", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,6 @@
 """Progress file: records, atomic writes, two writers at once, corrupt files, reset, report."""
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -162,27 +163,109 @@ def test_reset_prompt_buttons(progress_file, monkeypatch):
 BANK = {
     "00-a": {"id": "00-a", "lesson": "00_start", "title": "Start"},
     "00-b": {"id": "00-b", "lesson": "00_start", "title": "Start"},
+    "00-c": {"id": "00-c", "lesson": "00_start", "title": "Start"},
     "01-a": {"id": "01-a", "lesson": "01_features", "title": "Cechy"},
 }
 
+# What a learner did, question by question: the answers' grades in order, then hints and
+# solutions shown (with the minute they were shown, answers are at minute 10, 11, ...).
+SCENARIO = {
+    "00-a": {"grades": [False, True], "hints": [1], "solutions": []},      # hint, wrong, right
+    "00-b": {"grades": [True], "hints": [], "solutions": []},             # right at once
+    "00-c": {"grades": [True], "hints": [], "solutions": [5]},            # answer peeked first
+    "01-a": {"grades": [], "hints": [2, 3], "solutions": []},             # only hints
+}
+EXERCISES = {"03_model": ["03-load", "03-freeze"], "00_start": ["00-ex"]}
+SOLVED_EXERCISES = {"03-load"}
 
-def test_report_scores_lessons_and_lists_unanswered(progress_file):
-    progress.record("00-a", "00_start", 0, False)
-    progress.record("00-a", "00_start", 1, True)  # the last answer counts
-    progress.record("00-b", "00_start", 0, False)
-    report = progress.build_report(BANK, progress.last_answers())
+
+def write_scenario(path):
+    """The progress file of SCENARIO written by hand, in the stored format."""
+    def at(minute):
+        return f"2026-12-01T10:{minute:02d}:00+00:00"
+    answers, events = [], []
+    for qid, s in SCENARIO.items():
+        lesson = BANK[qid]["lesson"]
+        answers += [{"id": qid, "lesson": lesson, "kind": "quiz", "answer": 0, "correct": g,
+                     "time": at(10 + k)} for k, g in enumerate(s["grades"])]
+        events += [{"id": qid, "lesson": lesson, "event": "hint", "time": at(m)} for m in s["hints"]]
+        events += [{"id": qid, "lesson": lesson, "event": "solution", "time": at(m)} for m in s["solutions"]]
+    for lesson, ids in EXERCISES.items():
+        for ex in ids:  # one wrong check each, a right one for the solved ones, one hint each
+            answers.append({"id": ex, "lesson": lesson, "kind": "exercise", "answer": "x",
+                            "correct": False, "time": at(30)})
+            events.append({"id": ex, "lesson": lesson, "event": "hint", "time": at(31)})
+            if ex in SOLVED_EXERCISES:
+                answers.append({"id": ex, "lesson": lesson, "kind": "exercise", "answer": "y",
+                                "correct": True, "time": at(32)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "answers": answers, "events": events}), encoding="utf-8")
+
+
+def write_exercises(folder):
+    folder.mkdir()
+    for lesson, ids in EXERCISES.items():
+        (folder / f"{lesson}.json").write_text(json.dumps(
+            {"lesson": lesson, "title": "T", "exercises": [{"id": i} for i in ids]}), encoding="utf-8")
+
+
+def test_dashboard_counts_first_tries_attempts_hints_solutions_and_exercises(progress_file, tmp_path):
+    from course_utils.quiz import dashboard
+    write_scenario(progress_file)
+    write_exercises(tmp_path / "exercises")
+    answers, events = progress.load_all()
+    report = dashboard.build_report(BANK, answers, events, dashboard.load_exercises(tmp_path / "exercises"))
     rows = {r["lesson"]: r for r in report.rows}
-    assert (rows["00_start"]["answered"], rows["00_start"]["correct"], rows["00_start"]["total"]) \
-        == (2, 1, 2)
-    assert rows["01_features"]["answered"] == 0
+    for lesson in ("00_start", "01_features", "03_model"):  # counted here, independently
+        qids = [q for q in BANK if BANK[q]["lesson"] == lesson]
+        first = [q for q in qids if SCENARIO[q]["grades"][:1] == [True]
+                 and not any(m < 10 for m in SCENARIO[q]["solutions"])]
+        ex = EXERCISES.get(lesson, [])
+        expected = {"total": len(qids), "first_try": len(first),
+                    "attempts": sum(len(SCENARIO[q]["grades"]) for q in qids),
+                    "hints": sum(len(SCENARIO[q]["hints"]) for q in qids) + len(ex),
+                    "solutions": sum(len(SCENARIO[q]["solutions"]) for q in qids),
+                    "exercises_total": len(ex), "exercises_solved": len(set(ex) & SOLVED_EXERCISES)}
+        assert {k: rows[lesson][k] for k in expected} == expected, lesson
+    assert (rows["00_start"]["first_try"], rows["00_start"]["percent"]) == (1, 33)  # only 00-b
     assert report.unanswered == ["01-a"]
-    assert "00_start" in report.text and "50%" in report.text and "01-a" in report.text
-    bundle = report._repr_mimebundle_()
-    assert "<table" in bundle["text/html"] and "data:image/png;base64," in bundle["text/html"]
-    assert "00_start: 1/2" in bundle["text/html"]  # alt text: the chart is not colour-only
-    from matplotlib.figure import Figure
-    assert isinstance(report.figure, Figure)
-    assert [p.get_height() for p in report.figure.axes[0].patches] == [50, 0]
+    by_id = {q["id"]: q for q in report.questions}
+    assert (by_id["00-a"]["first"], by_id["00-a"]["attempts"], by_id["00-a"]["hints"]) == (False, 2, 1)
+    assert by_id["00-c"]["first"] is False and by_id["00-c"]["solutions"] == 1
+    assert by_id["01-a"]["first"] is None and by_id["01-a"]["hints"] == 2
+    text = report.text
+    assert "1/3" in text and "33%" in text and "1/2" in text  # 00_start score; 03_model exercises
+    assert re.search(r"^00-a +✗ źle +2 +1 +nie$", text, re.M), text  # first try ✗, 2 attempts, 1 hint
+    html = report._repr_mimebundle_()["text/html"]
+    assert "<table" in html and "data:image/png;base64," in html and "<details" in html
+    assert "00_start: 1/3" in html  # the chart's alt text: not colour-only
+    bars = {p.get_x(): p.get_height() for p in report.figure.axes[0].patches}
+    assert sorted(bars.values()) == [0, 33]  # lessons with questions only
+
+
+def test_dashboard_without_exercise_files(progress_file, tmp_path, capsys):
+    from course_utils.quiz import dashboard
+    assert dashboard.load_exercises(tmp_path / "missing") == {}
+    (tmp_path / "empty").mkdir()
+    assert dashboard.load_exercises(tmp_path / "empty") == {}
+    (tmp_path / "empty" / "03_x.json").write_text("{ nie json", encoding="utf-8")
+    assert dashboard.load_exercises(tmp_path / "empty") == {}
+    assert "03_x.json" in capsys.readouterr().err
+    progress.record("00-a", "00_start", 1, True)
+    report = dashboard.build_report(BANK, *progress.load_all(), {})
+    row = report.rows[0]
+    assert (row["first_try"], row["exercises_total"]) == (1, 0) and "—" in report.text
+
+
+def test_dashboard_reads_a_file_from_before_kinds_and_events(progress_file):
+    from course_utils.quiz import dashboard
+    progress_file.parent.mkdir(parents=True)
+    progress_file.write_text(json.dumps({"version": 1, "answers": [
+        {"id": "00-a", "lesson": "00_start", "answer": 1, "correct": False, "time": "2026-11-01T10:00:00+01:00"},
+        {"id": "00-a", "lesson": "00_start", "answer": 2, "correct": True, "time": "2026-11-01T10:01:00+01:00"}]}),
+        encoding="utf-8")
+    report = dashboard.build_report(BANK, *progress.load_all(), {})
+    assert (report.rows[0]["first_try"], report.rows[0]["attempts"]) == (0, 2)
 
 
 def test_show_progress_displays_once_in_ipython(monkeypatch):
@@ -192,7 +275,7 @@ def test_show_progress_displays_once_in_ipython(monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
     monkeypatch.setattr(quiz_module, "in_ipython", lambda: True)
     assert quiz_module.show_progress() is None  # no cell result to display a second time
-    assert len(shown) == 1 and isinstance(shown[0][0], progress.ProgressReport)
+    assert len(shown) == 1 and isinstance(shown[0][0], quiz_module.dashboard.ProgressReport)
     monkeypatch.setattr(quiz_module, "in_ipython", lambda: False)
     assert quiz_module.show_progress().rows  # outside a notebook: printed and returned
 

@@ -1,4 +1,4 @@
-"""Quiz questions: widgets driven by clicks, answers in code, text fallback, bad input."""
+"""Quizzes that teach: widgets driven by clicks, hints, retries, first-try scores, open questions, schema."""
 import json
 import re
 import sys
@@ -29,6 +29,10 @@ LESSON = {
         {"id": "09-code", "type": "code", "prompt": "Zamroź bazę.", "checker": "fake",
          "params": {"expected": 3}, "explanation": "trainable = False.",
          "hints": ["Pierwsza podpowiedź.", "Druga podpowiedź."], "solution": "base.trainable = False"},
+        {"id": "09-open", "type": "open", "prompt": "Czym jest transfer learning?",
+         "model_answer": "Wykorzystaniem wiedzy z jednego zadania w innym.",
+         "key_points": ["wiedza z zadania źródłowego", "nowe zadanie", "mniej danych"],
+         "hints": ["Pomyśl o ImageNet."]},
     ],
 }
 
@@ -56,19 +60,105 @@ def stored():
     return progress.load_answers()
 
 
-def test_single_choice_widget_right_then_wrong():
+def test_single_choice_widget_wrong_then_right():
     w = qz.quiz("09-single")
     assert "course-quiz" in w._dom_classes and "course-quiz-check" in w.button._dom_classes
     assert "course-quiz-feedback" in w.feedback._dom_classes
+    assert w.show_button.layout.display == "none"  # no answer to show before a first try
+    w.input.value = 2
+    w.button.click()
+    assert w.feedback_text.startswith("✗")
+    assert "Kurs używa MobileNetV2." not in w.feedback_text  # no explanation after ✗ ...
+    assert "MobileNetV2" not in w.feedback_text  # ... and no right answer
+    assert "Podpowiedź 1/1: Lekka sieć." in w.feedback_text and "Spróbuj jeszcze raz" in w.feedback_text
+    assert w.show_button.layout.display is None  # now the answer can be asked for
     w.input.value = 1
     w.button.click()
     assert w.feedback_text.startswith("✓") and "Kurs używa MobileNetV2." in w.feedback_text
     assert "✓" in w.feedback.value and "Kurs używa MobileNetV2." in w.feedback.value
-    w.input.value = 2
+    assert "liczy się pierwsza próba" in w.feedback_text and w.show_button.layout.display == "none"
+    assert [(r["id"], r["lesson"], r["answer"], r["correct"], r["kind"]) for r in stored()] == [
+        ("09-single", "09_test", 2, False, "quiz"), ("09-single", "09_test", 1, True, "quiz")]
+
+
+def test_right_at_once_then_a_wrong_click_explains_everything():
+    w = qz.quiz("09-single")
+    w.input.value = 1
     w.button.click()
-    assert w.feedback_text.startswith("✗") and "Kurs używa MobileNetV2." in w.feedback_text
-    assert [(r["id"], r["lesson"], r["answer"], r["correct"]) for r in stored()] == [
-        ("09-single", "09_test", 1, True), ("09-single", "09_test", 2, False)]
+    assert w.feedback_text.startswith("✓") and "liczy się pierwsza próba" not in w.feedback_text
+    w.input.value = 0
+    w.button.click()  # the answer is known now: ✗ with the right answer and the explanation
+    assert w.feedback_text.startswith("✗") and "Poprawna odpowiedź: 2. MobileNetV2" in w.feedback_text
+    assert "Kurs używa MobileNetV2." in w.feedback_text
+    assert [r["correct"] for r in stored()] == [True, False]
+
+
+def test_feedback_colours_green_for_right_red_for_wrong():
+    from course_utils.quiz.widget import GREEN, RED
+    w = qz.quiz("09-tf")
+    w.answer(False)
+    assert "course-quiz-wrong" in w.feedback._dom_classes and f"color: {RED}" in w.feedback.value
+    assert GREEN not in w.feedback.value
+    w.answer(True)
+    assert "course-quiz-correct" in w.feedback._dom_classes and "course-quiz-wrong" not in w.feedback._dom_classes
+    assert f"color: {GREEN}" in w.feedback.value and RED not in w.feedback.value
+
+
+def events():
+    """All stored hint/solution events as (id, event)."""
+    return [(e["id"], e["event"]) for e in progress.load_events()]
+
+
+def test_hint_button_before_answering_gives_the_next_hint_each_click():
+    w = qz.quiz("09-num")  # one hint: "1280*5+5"
+    w.hint_button.click()
+    assert "Podpowiedź 1/1: 1280*5+5" in w.hint_area.value and stored() == []
+    assert events() == [("09-num", "hint")]
+    w.hint_button.click()  # no more hints: said so, nothing more recorded
+    assert "wszystkie podpowiedzi" in w.hint_area.value and events() == [("09-num", "hint")]
+    assert w.feedback_text == ""  # a hint is not an answer
+
+
+def test_hints_continue_where_the_learner_stopped(setup):
+    two = {**LESSON, "questions": [{**LESSON["questions"][0], "id": "09-two",
+                                     "hints": ["Pierwsza.", "Druga."]}]}
+    (setup / "09_two.json").write_text(json.dumps({**two, "lesson": "09_two"}), encoding="utf-8")
+    assert "Podpowiedź 1/2: Pierwsza." in qz.quiz("09-two").hint()
+    again = qz.quiz("09-two")  # a rerun of the cell (or quiz(...).hint() in code) goes on
+    assert "Podpowiedź 2/2: Druga." in again.hint()
+    assert events() == [("09-two", "hint"), ("09-two", "hint")]
+    w = qz.quiz("09-two")
+    result = w.answer(1)  # wrong: both hints are used, so the last one is repeated
+    assert "Podpowiedź 2/2: Druga." in result.text and "Kurs używa" not in result.text
+
+
+def test_show_answer_after_a_wrong_try_is_recorded_as_a_solution():
+    w = qz.quiz("09-multi")
+    text = w.show_answer()  # before any try: refused, nothing recorded
+    assert "Najpierw spróbuj odpowiedzieć" in text and events() == []
+    w.input.children[0].value = True
+    w.button.click()
+    assert w.feedback_text.startswith("✗") and "Bazę i BatchNorm." not in w.feedback_text
+    w.show_button.click()
+    assert "Poprawna odpowiedź: 1. bazę; 3. BatchNorm" in w.feedback_text
+    assert "Bazę i BatchNorm." in w.feedback_text and w.show_button.layout.display == "none"
+    assert events() == [("09-multi", "solution")]
+    again = qz.quiz("09-multi")  # rerun: the answer is known, so a wrong answer is explained
+    assert "Bazę i BatchNorm." in again.feedback_text
+    assert [r["correct"] for r in stored()] == [False]
+
+
+def test_first_try_semantics_in_code_match_the_widget():
+    w = qz.quiz("09-num")
+    first = w.answer(6400)
+    assert not first and "1280 * 5 + 5." not in first.text and "6405" not in first.text
+    second = qz.quiz("09-num").answer("6 405")  # a new quiz() call, like a learner in code
+    assert second and "1280 * 5 + 5." in second.text and "liczy się pierwsza próba" in second.text
+    report = qz.progress_report()
+    row = next(r for r in report.questions if r["id"] == "09-num")
+    assert (row["first"], row["attempts"]) == (False, 2)
+    lesson = report.rows[0]
+    assert (lesson["first_try"], lesson["attempts"], lesson["total"]) == (0, 2, 7)
 
 
 SHUFFLED = {"lesson": "08_test", "title": "Kolejność", "questions": [
@@ -118,7 +208,7 @@ def test_multiple_choice_widget_needs_all_and_only_correct_boxes():
     w = qz.quiz("09-multi")
     w.input.children[0].value = True
     w.button.click()
-    assert w.feedback_text.startswith("✗") and "Bazę i BatchNorm." in w.feedback_text
+    assert w.feedback_text.startswith("✗") and "Bazę i BatchNorm." not in w.feedback_text
     w.input.children[2].value = True
     w.button.click()
     assert w.feedback_text.startswith("✓")
@@ -129,7 +219,8 @@ def test_truefalse_widget():
     w = qz.quiz("09-tf")
     w.input.value = False
     w.button.click()
-    assert w.feedback_text.startswith("✗") and "rozkład" in w.feedback_text
+    assert w.feedback_text.startswith("✗") and "rozkład" not in w.feedback_text
+    assert "Podpowiedź 1/1: Tak." in w.feedback_text
     assert stored()[-1]["answer"] is False
 
 
@@ -139,7 +230,7 @@ def test_numeric_widget(typed, correct):
     w.input.value = typed
     w.button.click()
     assert w.feedback_text.startswith("✓" if correct else "✗")
-    assert "1280 * 5 + 5." in w.feedback_text
+    assert ("1280 * 5 + 5." in w.feedback_text) is correct  # explained only once right
     assert stored()[-1]["correct"] is correct
 
 
@@ -209,6 +300,7 @@ def test_rerun_preselects_the_last_answer_and_shows_its_feedback():
     qz.quiz("09-num").answer("6400")
     w = qz.quiz("09-num")
     assert w.input.value == "6400" and w.feedback_text.startswith("✗")
+    assert "1280 * 5 + 5." not in w.feedback_text and w.show_button.layout.display is None
     assert qz.quiz("09-single").feedback_text == ""  # never answered: nothing shown
 
 
@@ -221,7 +313,8 @@ def test_text_fallback_in_the_mimebundle():
     assert "quiz('09-single').answer(" in text and "Ostatnia" not in text
     w.answer(2)
     text = qz.quiz("09-single")._repr_mimebundle_()["text/plain"]
-    assert "Ostatnia zapisana odpowiedź: 2. MobileNetV2 (✓ dobrze)" in text
+    assert "Ostatnia zapisana odpowiedź: 2. MobileNetV2 (✓ dobrze; prób: 1)" in text
+    assert "quiz('09-single').hint()" in text
     tf_text = qz.quiz("09-tf")._repr_mimebundle_()["text/plain"]
     assert "1. Prawda" in tf_text and ".answer(True)" in tf_text
 
@@ -274,7 +367,8 @@ def test_code_check_passes_fails_and_records(capsys):
     out = capsys.readouterr().out
     assert out.startswith("✓") and "dostałem 3" in out and "trainable = False." in out
     assert cc.check(4) is False
-    assert capsys.readouterr().out.startswith("✗")
+    out = capsys.readouterr().out
+    assert out.startswith("✗") and "trainable = False." not in out  # no explanation for ✗
     assert cc.check(4, expected=4) is True  # params can be given explicitly
     assert [(r["id"], r["correct"]) for r in stored()] == [
         ("09-code", True), ("09-code", False), ("09-code", True)]
@@ -294,8 +388,11 @@ def test_hints_are_graded_and_solution_is_shown(capsys):
     second = cc.hint()
     assert "Podpowiedź 2/2: Druga podpowiedź." in second and "ostatnia" in second
     assert "Podpowiedź 2/2" in cc.hint()
+    assert events() == [("09-code", "hint"), ("09-code", "hint")]  # the repeat is not a new hint
     assert cc.solution() == "base.trainable = False"
     assert "base.trainable = False" in capsys.readouterr().out
+    assert events()[-1] == ("09-code", "solution")
+    assert "Podpowiedź 2/2" in qz.code_check("09-code").hint()  # a new object goes on
     assert "code_check('09-code').check(" in repr(cc)
 
 
@@ -310,8 +407,8 @@ def test_show_progress_prints_table_and_returns_report(monkeypatch, capsys):
     capsys.readouterr()
     report = qz.show_progress()
     out = capsys.readouterr().out
-    assert "09_test" in out and "09-multi" in out and "1/6" in out
-    assert report.unanswered == ["09-code", "09-multi", "09-num", "09-ratio", "09-tf"]
+    assert "09_test" in out and "09-multi" in out and "1/7" in out
+    assert report.unanswered == ["09-code", "09-multi", "09-num", "09-open", "09-ratio", "09-tf"]
     assert report.figure.axes
 
 
@@ -327,13 +424,14 @@ def test_real_kernel_shows_widgets_with_text_fallback(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "kernel_progress.json"))
-    right = qz.load_bank(REAL_QUIZ_DIR)["00-order"]["answer"] + 1  # as shown to learners
+    order = qz.load_bank(REAL_QUIZ_DIR)["00-order"]
+    right = order["answer"] + 1  # as shown to learners
     cells = ['from course_utils.quiz import quiz, show_progress, reset_progress\nquiz("00-order")',
              f'quiz("00-order").answer({right})', "show_progress()", "reset_progress()"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     outs = [cell.outputs for cell in nb.cells]
-    assert f"{right}. Każda lekcja" in outs[0][0]["data"]["text/plain"]
+    assert f"{right}. {order['options'][right - 1]}" in outs[0][0]["data"]["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in outs[0][0]["data"]
     assert outs[1][0]["data"]["text/plain"].startswith("✓ Dobrze!")
     assert len(outs[2]) == 1 and "<table" in outs[2][0]["data"]["text/html"]
@@ -347,3 +445,104 @@ def test_a_stored_answer_that_no_longer_fits_is_ignored(stored_answer):
     w = qz.quiz("09-single")
     assert w.input.value is None and w.feedback_text == ""
     assert "Ostatnia" not in w.text()
+
+
+# --- open questions ------------------------------------------------------------
+
+def test_open_question_round_trip_in_the_widget():
+    w = qz.quiz("09-open")
+    assert isinstance(w, qz.OpenWidget) and w.review.layout.display == "none"
+    w.reveal_button.click()  # nothing written yet: the model answer stays hidden
+    assert w.feedback_text.startswith("❌") and "własnymi słowami" in w.feedback_text
+    assert w.review.layout.display == "none" and stored() == []
+    w.hint_button.click()
+    assert "Pomyśl o ImageNet." in w.hint_area.value and events() == [("09-open", "hint")]
+    w.input.value = "Bierzemy sieć z ImageNet i uczymy ją nowego zadania."
+    w.reveal_button.click()
+    assert w.review.layout.display is None
+    assert "Wykorzystaniem wiedzy z jednego zadania w innym." in w.model.value
+    assert [box.description for box in w.points] == LESSON["questions"][-1]["key_points"]
+    w.points[0].value = w.points[1].value = True
+    w.save_button.click()
+    assert "2/3" in w.feedback_text and "mniej danych" in w.feedback_text  # what is still missing
+    w.points[2].value = True
+    w.save_button.click()
+    assert "3/3" in w.feedback_text and "course-quiz-box-correct" in w.feedback.value
+    assert [(r["kind"], r["answer"], r["correct"]) for r in stored()] == [
+        ("open", {"text": w.input.value, "covered": [0, 1]}, False),
+        ("open", {"text": w.input.value, "covered": [0, 1, 2]}, True)]
+    again = qz.quiz("09-open")  # rerun: the text, the model answer and the ticks come back
+    assert again.input.value == w.input.value and again.review.layout.display is None
+    assert [box.value for box in again.points] == [True, True, True]
+
+
+def test_open_question_in_code():
+    q = qz.quiz("09-open")
+    shown = q.answer("Używamy gotowych cech.")
+    assert "Wykorzystaniem wiedzy" in shown.text and "☐ 3. mniej danych" in shown.text
+    assert stored() == []  # nothing saved until the learner says what was covered
+    result = qz.quiz("09-open").answer("Używamy gotowych cech.", covered=[1, 3])
+    assert not result and stored()[-1]["answer"] == {"text": "Używamy gotowych cech.", "covered": [0, 2]}
+    with pytest.raises(CourseError, match="od 1 do 3"):
+        qz.quiz("09-open").answer("tekst", covered=[4])
+    with pytest.raises(CourseError, match="własnymi słowami"):
+        qz.quiz("09-open").answer("   ", covered=[1])
+    assert len(stored()) == 1
+    assert "covered=[1, 3]" in qz.quiz("09-open").text()
+
+
+# --- the schema ----------------------------------------------------------------
+
+GOOD = LESSON["questions"][0]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ({k: v for k, v in GOOD.items() if k != "answer"}, "brak wymaganego pola 'answer'"),
+    ({**GOOD, "explanaton": "x"}, "nieznane pole explanaton"),
+    ({**GOOD, "answer": 3}, "odpowiedź 3 nie wskazuje żadnej opcji"),
+    ({**GOOD, "answer": "1"}, "pole 'answer' ma zły typ"),
+    ({**GOOD, "type": "essay"}, "niedozwoloną wartość 'essay'"),
+    ({**GOOD, "hints": []}, "pole 'hints' jest puste"),
+    ({**GOOD, "options": ["A", ""]}, "pole 'options[1]' jest puste"),
+    ({"id": "09-bad", "type": "open", "prompt": "P?", "model_answer": "M.", "hints": ["h"]},
+     "brak wymaganego pola 'key_points'"),
+    ({"id": "09-bad", "type": "multiple", "prompt": "P?", "options": ["a", "b"], "answer": [0, 0],
+      "explanation": "E.", "hints": ["h"]}, "powtórzone"),
+    ({"id": "09-bad", "type": "code", "prompt": "P?", "checker": "no_such_check",
+      "explanation": "E.", "hints": ["h"]}, "nieznany checker 'no_such_check'"),
+])
+def test_schema_errors_name_the_file_and_the_question(setup, question, expected):
+    qid = question["id"]
+    (setup / "10_bad.json").write_text(json.dumps({"lesson": "10_bad", "title": "Zła",
+                                                   "questions": [question]}), encoding="utf-8")
+    with pytest.raises(CourseError) as info:
+        qz.quiz("09-tf")
+    message = str(info.value)
+    assert "10_bad.json" in message and f"pytanie {qid}" in message and expected in message
+    assert "\n" not in message
+
+
+def test_schema_errors_for_the_file_and_for_duplicates(setup):
+    (setup / "10_bad.json").write_text(json.dumps({"title": "bez lekcji", "questions": [GOOD]}),
+                                       encoding="utf-8")
+    with pytest.raises(CourseError, match=r"10_bad\.json: brak wymaganego pola 'lesson'"):
+        qz.load_bank()
+    (setup / "10_bad.json").write_text(json.dumps({**LESSON, "lesson": "10_bad",
+                                                   "questions": [GOOD]}), encoding="utf-8")
+    with pytest.raises(CourseError, match=r"10_bad\.json, pytanie 09-single: to id ma już pytanie lekcji 09_test"):
+        qz.load_bank()
+
+
+def test_schema_accepts_the_open_format_of_the_team_contract(setup):
+    contract = {"id": "08-p1-open", "type": "open", "prompt": "...", "model_answer": "...",
+                "key_points": ["...", "..."], "hints": ["..."]}
+    (setup / "08_x.json").write_text(json.dumps({"lesson": "08_x", "title": "X", "questions": [contract]}),
+                                     encoding="utf-8")
+    assert qz.get_question("08-p1-open")["key_points"] == ["...", "..."]
+
+
+def test_every_course_file_passes_the_schema():
+    bank = qz.load_bank(REAL_QUIZ_DIR)
+    files = sorted(REAL_QUIZ_DIR.glob("*.json"))
+    count = sum(len(json.loads(p.read_text(encoding="utf-8"))["questions"]) for p in files)
+    assert len(bank) == count and set(q["type"] for q in bank.values()) <= set(qz.TYPES)

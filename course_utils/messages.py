@@ -230,7 +230,7 @@ PL = {
     "quiz.right_answer": "Poprawna odpowiedź: {answer}",
     "quiz.shown_answer": "Poprawna odpowiedź: {answer}",
     "quiz.show_first": "Najpierw spróbuj odpowiedzieć: odpowiedź można zobaczyć po pierwszej próbie (podpowiedź: quiz({id!r}).hint()).",
-    "quiz.not_first_try": "Do wyniku lekcji liczy się pierwsza próba, a ta była błędna: w podsumowaniu to pytanie ma ✗ za pierwszym razem.",
+    "quiz.not_first_try": "Do wyniku lekcji liczy się pierwsza próba, a ta była błędna: w podsumowaniu to pytanie liczy się jako niezaliczone za pierwszym razem.",
     "quiz.hints_done": "To już wszystkie podpowiedzi ({n}). Po pierwszej próbie można też kliknąć „Pokaż odpowiedź”.",
     "quiz.no_hints_quiz": "To pytanie nie ma podpowiedzi.",
     "quiz.how_hint": "Podpowiedź: quiz({id!r}).hint(); po błędnej próbie odpowiedź pokaże quiz({id!r}).show_answer().",

@@ -2,9 +2,10 @@
 
 The file holds ``answers`` (every attempt at a quiz question, exercise or open
 question, with its ``kind``) and ``events`` (hints and solutions shown); files
-written before events existed are read as having none. Every answer is appended under a file lock (several kernels may answer at the
-same time) and written atomically (temporary file + ``os.replace``), so the file
-is never half-written. A corrupt file is moved aside, never silently dropped.
+written before events existed are read as having none. Every entry is appended
+under a file lock (several kernels may answer at the same time) and written
+atomically (temporary file + ``os.replace``), so the file is never half-written.
+A corrupt file is moved aside, never silently dropped.
 """
 import json
 import os

@@ -271,6 +271,7 @@ def test_dashboard_reads_a_file_from_before_kinds_and_events(progress_file):
 def test_show_progress_displays_once_in_ipython(monkeypatch):
     shown = []
     import IPython.display
+
     from course_utils import quiz as quiz_module
     monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
     monkeypatch.setattr(quiz_module, "in_ipython", lambda: True)

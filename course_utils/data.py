@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 import numpy as np  # noqa: E402
-from PIL import Image, UnidentifiedImageError  # noqa: E402
+from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: E402
 
 from .backend import import_tensorflow  # noqa: E402
 from .config import get_settings  # noqa: E402
@@ -27,6 +27,7 @@ from .messages import t  # noqa: E402
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 TFDS_NAME = "tf_flowers"
+DECODE_VERSION = 2  # bump when read_photo decodes differently (2: EXIF orientation applied)
 
 
 class CourseDataWarning(UserWarning):
@@ -200,12 +201,17 @@ def to_rgb(image):
     return image.convert("RGB")
 
 
+def upright(image):
+    """A PIL photo turned as its EXIF orientation tag says (phones store many photos sideways)."""
+    return ImageOps.exif_transpose(image)
+
+
 def read_photo(source, image_size):
-    """Decode one photo (path, bytes or file object) as an RGB ``uint8`` square array."""
+    """Decode one photo (path, bytes or file object) upright, as an RGB ``uint8`` square array."""
     try:
         fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
         with Image.open(fp) as image:
-            return _resize(to_rgb(image), image_size)
+            return _resize(to_rgb(upright(image)), image_size)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise CourseError(t("data.bad_photo", name=_short(source), error=_reason(exc))) from None
 
@@ -271,7 +277,7 @@ def _cache_file(settings, root, items, image_size):
     for path, label in items:
         st = path.stat()
         stamp.update(f"{path.relative_to(root)}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    stamp.update(f"{image_size}".encode())
+    stamp.update(f"{image_size}|{DECODE_VERSION}".encode())
     return settings.cache_dir / f"photos_{stamp.hexdigest()[:16]}.npz"
 
 

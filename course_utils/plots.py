@@ -120,17 +120,52 @@ def plot_runs(runs):
 
 # --- photos and predictions -------------------------------------------------
 
-def to_display(images):
-    """Images as floats in [0, 1]: uint8 pixels, 0..255 floats, or MobileNetV2 inputs in [-1, 1]."""
+SCALES = ("pixels", "unit", "preprocessed")
+RANGE_TOLERANCE = 1e-3  # float rounding around the ends of [0, 1] and [-1, 1]
+
+
+def pixel_scale(array, scale=None):
+    """Which of the three ways of storing a photo ``array`` uses: 'pixels', 'unit' or 'preprocessed'.
+
+    ``scale`` says it explicitly; without it one rule decides, over the whole array:
+
+    1. an integer array (``uint8`` photos) holds 0-255 pixels: ``'pixels'``;
+    2. a float array with a value above 1 holds 0-255 pixels too: ``'pixels'``;
+    3. a float array with a value below 0 is a MobileNetV2 input in [-1, 1]
+       (after ``preprocess_input``): ``'preprocessed'``;
+    4. any other float array lies within [0, 1]: a photo scaled to [0, 1]
+       (pixels / 255, or a PNG read by matplotlib): ``'unit'``.
+
+    Rule 4 also catches a preprocessed photo without a single negative value (one
+    brighter than mid-grey everywhere); code that holds preprocessed inputs passes
+    ``scale='preprocessed'``.
+    """
+    if scale is not None:
+        if scale not in SCALES:
+            raise CourseError(t("plots.bad_scale", value=scale))
+        return scale
+    array = np.asarray(array)
+    if array.dtype.kind in "uib" or not array.size:
+        return "pixels"
+    if array.max() > 1.0 + RANGE_TOLERANCE:
+        return "pixels"
+    if array.min() < 0.0:
+        return "preprocessed"
+    return "unit"
+
+
+def to_display(images, scale=None):
+    """Images as floats in [0, 1] for ``imshow``; ``scale`` as in :func:`pixel_scale`."""
     array = np.asarray(images)
     if array.ndim not in (3, 4) or array.shape[-1] != 3:
         raise CourseError(t("plots.bad_images", shape=array.shape))
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
+    kind = pixel_scale(array, scale)
     array = array.astype(np.float32)
-    if array.size and array.min() >= -1.0001 and array.max() <= 1.0001:
-        return (array + 1.0) / 2.0
-    return np.clip(array / 255.0, 0.0, 1.0)
+    if kind == "pixels":
+        array = array / 255.0
+    elif kind == "preprocessed":
+        array = (array + 1.0) / 2.0
+    return np.clip(array, 0.0, 1.0)
 
 
 def _images(images):
@@ -326,16 +361,22 @@ def input_size(base):
     return int(shape[1]), int(shape[2])
 
 
-def prepare_image(base, image):
-    """One photo (uint8 HxWx3, or floats already in [-1, 1]) as a preprocessed batch of one."""
+def prepare_image(base, image, scale=None):
+    """One photo (H x W x 3) as a preprocessed batch of one at the base's input size.
+
+    ``scale`` as in :func:`pixel_scale`: 0-255 pixels and [0, 1] photos go through
+    ``preprocess_input``; a photo already in [-1, 1] is only resized.
+    """
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[-1] != 3:
         raise CourseError(t("plots.bad_image", shape=array.shape))
-    pixels = array.dtype == np.uint8 or array.max() > 1.0001 or array.min() < -1.0001
+    kind = pixel_scale(array, scale)
     batch = array[None].astype(np.float32)
+    if kind == "unit":
+        batch = batch * 255.0
     if batch.shape[1:3] != input_size(base):
         batch = keras.ops.convert_to_numpy(keras.ops.image.resize(batch, input_size(base)))
-    if pixels:
+    if kind != "preprocessed":
         batch = keras.applications.mobilenet_v2.preprocess_input(batch)
     return batch.astype(np.float32)
 

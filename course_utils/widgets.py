@@ -425,7 +425,7 @@ class LayerExplorer(_Widget):
         """The photo exactly as the network sees it (resized, preprocessing undone)."""
         fig = new_figure(2.4, 2.4)
         ax = fig.subplots()
-        ax.imshow(to_display(preprocessed))
+        ax.imshow(to_display(preprocessed, scale="preprocessed"))
         ax.axis("off")
         h, w = input_size(self.base)
         ax.set_title(t("widgets.explorer_photo", h=h, w=w), fontsize=9)

@@ -192,3 +192,84 @@ def test_decoded_photos_are_cached_on_disk(small_photo_dir, course_home):
 def test_wrong_arguments(small_photo_dir, kwargs, match):
     with pytest.raises(CourseError, match=match):
         load_flowers(small_photo_dir, **kwargs)
+
+
+# --- photos stored sideways with an EXIF orientation tag (phones) --------------
+
+# How the stored pixels relate to the upright photo for each EXIF orientation
+# (TIFF/EXIF 2.3, tag 0x0112), written with numpy, independently of Pillow:
+# a viewer that honours the tag turns the stored pixels back upright.
+STORED_AS = {
+    2: lambda up: up[:, ::-1],                       # mirrored left-right
+    3: lambda up: np.rot90(up, 2),                    # upside down
+    6: lambda up: np.rot90(up, 1),                    # stored turned 90° counter-clockwise
+    8: lambda up: np.rot90(up, -1),                   # stored turned 90° clockwise
+}
+
+
+def upright_photo(photos_dir, name="roses", index=0):
+    """A real photo cropped to a multiple of 16 px, so that JPEG blocks survive a rotation."""
+    path = sorted((photos_dir / name).glob("*.jpg"))[index]
+    with Image.open(path) as img:
+        array = np.asarray(img.convert("RGB"))
+    h, w = (array.shape[0] // 16) * 16, (array.shape[1] // 16) * 16
+    return np.ascontiguousarray(array[:h, :w])
+
+
+def save_jpeg(array, path, orientation=None):
+    """Save pixels as a high-quality JPEG, with an EXIF orientation tag if given."""
+    kwargs = {"quality": 95, "subsampling": 0}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        kwargs["exif"] = exif.tobytes()
+    Image.fromarray(np.ascontiguousarray(array)).save(path, "JPEG", **kwargs)
+    return path
+
+
+def sideways_twins(photo, folder, orientation):
+    """(upright JPEG, sideways JPEG with the tag) of the same photo."""
+    up = save_jpeg(photo, folder / "upright.jpg")
+    side = save_jpeg(STORED_AS[orientation](photo), folder / f"sideways_{orientation}.jpg", orientation)
+    return up, side
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_AS))
+def test_photo_with_exif_orientation_is_decoded_upright(photos_dir, tmp_path, orientation):
+    photo = upright_photo(photos_dir)
+    up, side = sideways_twins(photo, tmp_path, orientation)
+    with Image.open(side) as img:  # the file really is stored sideways, with the tag
+        assert img.getexif()[0x0112] == orientation
+        stored = np.asarray(img.convert("RGB"))
+    assert stored.shape == STORED_AS[orientation](photo).shape
+    upright, turned = read_photo(up, 96).astype(int), read_photo(side, 96).astype(int)
+    assert np.abs(upright - turned).mean() < 1.5  # equal up to JPEG rounding
+    ignored = np.asarray(Image.fromarray(stored).resize((96, 96), Image.BILINEAR)).astype(int)
+    assert np.abs(upright - ignored).mean() > 10  # what decoding without the tag gives
+
+
+def test_folder_with_a_sideways_photo_loads_it_upright(small_photo_dir, photos_dir):
+    photo = upright_photo(photos_dir, "roses", 0)
+    roses = small_photo_dir / "roses"
+    for link in roses.iterdir():
+        link.unlink()
+    names = []
+    for i in range(6):  # the same photo six times: upright or stored sideways with the tag
+        orientation = (None, 6, 8, 3, 2, None)[i]
+        pixels = photo if orientation is None else STORED_AS[orientation](photo)
+        names.append(save_jpeg(pixels, roses / f"r{i}.jpg", orientation).name)
+    d = load_flowers(small_photo_dir, image_size=64)
+    rose = d.class_names.index("roses")
+    x = np.concatenate([d.x_train[d.y_train == rose], d.x_val[d.y_val == rose], d.x_test[d.y_test == rose]])
+    assert len(x) == 6
+    for img in x:
+        assert np.abs(img.astype(int) - x[0].astype(int)).mean() < 1.5
+
+
+def test_cache_from_an_older_decoder_is_not_reused(small_photo_dir, course_home, monkeypatch):
+    load_flowers(small_photo_dir, image_size=64)
+    first = sorted((course_home / "cache").glob("photos_*.npz"))
+    monkeypatch.setattr(data, "DECODE_VERSION", data.DECODE_VERSION + 1)
+    load_flowers(small_photo_dir, image_size=64)
+    second = sorted((course_home / "cache").glob("photos_*.npz"))
+    assert len(first) == 1 and len(second) == 2

@@ -201,3 +201,37 @@ def test_photo_prediction_figure(tiny_model, photo_files):
     assert len(photo_ax.get_images()) == 1
     assert [p.get_width() for p in bar_ax.patches] == pytest.approx(
         list(widgets.classify_photo(tiny_model, CLASSES, photo_files[0]).probabilities))
+
+
+# --- a phone photo stored sideways with an EXIF orientation tag --------------------
+
+def test_sideways_photo_is_classified_like_its_upright_twin(mobilenet, photos_dir, tmp_path):
+    from test_data import STORED_AS, sideways_twins, upright_photo
+
+    ignored_gaps = []
+    for name in ("daisy", "sunflowers"):
+        photo = upright_photo(photos_dir, name)
+        for orientation in (3, 6, 8):
+            folder = tmp_path / f"{name}_{orientation}"
+            folder.mkdir()
+            up, side = sideways_twins(photo, folder, orientation)
+            upright = widgets.classify_photo(mobilenet, CLASSES, up).probabilities
+            turned = widgets.classify_photo(mobilenet, CLASSES, side.read_bytes()).probabilities
+            assert np.abs(upright - turned).max() < 0.02, (name, orientation)
+            # the stored pixels, as a decoder without exif_transpose would give them
+            raw = folder / "raw.jpg"
+            Image.fromarray(np.ascontiguousarray(STORED_AS[orientation](photo))).save(raw, quality=95,
+                                                                                       subsampling=0)
+            ignored_gaps.append(np.abs(widgets.classify_photo(mobilenet, CLASSES, raw).probabilities
+                                       - upright).max())
+    assert max(ignored_gaps) > 0.05  # the rotation does change the answer when ignored
+
+
+def test_upload_of_a_sideways_photo_shows_the_upright_answer(tiny_model, photos_dir, tmp_path):
+    from test_data import sideways_twins, upright_photo
+
+    up, side = sideways_twins(upright_photo(photos_dir, "tulips"), tmp_path, 6)
+    classifier = widgets.PhotoClassifier(tiny_model, CLASSES)
+    classifier.upload.value = (upload_entry(side.name, side.read_bytes()),)
+    assert np.abs(classifier.prediction.probabilities - expected_probs(tiny_model, up)).max() < 0.01
+    assert np.abs(classifier.prediction.image.astype(int) - read_photo(up, 96).astype(int)).mean() < 1.5

@@ -50,7 +50,7 @@ def test_plot_history_concatenates_and_marks_fine_tuning():
         assert np.allclose(train.get_ydata(), fe[metric] + ft[metric])
         assert np.allclose(val.get_ydata(), fe[f"val_{metric}"] + ft[f"val_{metric}"])
         assert list(marker.get_xdata()) == [3, 3]
-        assert marker.get_label() == "początek dostrajania"
+        assert marker.get_label() == "początek fine-tuningu"
     assert acc_ax.get_xlabel() == "Epoka"
 
 
@@ -256,3 +256,39 @@ def test_plot_trainable_blocks_preview_does_not_change_the_base(base):
 def test_figures_render_to_png():
     fig = plots.plot_history(history(2))
     assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+# --- one rule for how a photo array is scaled ------------------------------------
+
+def test_pixel_scale_rule(photo):
+    as_float = photo.astype("float32")
+    preprocessed = keras.applications.mobilenet_v2.preprocess_input(as_float.copy())
+    assert plots.pixel_scale(photo) == "pixels"
+    assert plots.pixel_scale(as_float) == "pixels"
+    assert plots.pixel_scale(as_float / 255.0) == "unit"
+    assert plots.pixel_scale(preprocessed) == "preprocessed"
+    assert plots.pixel_scale(as_float / 255.0, scale="preprocessed") == "preprocessed"
+    with pytest.raises(CourseError, match="'pixels'.*'unit'.*'preprocessed'"):
+        plots.pixel_scale(photo, scale="0-255")
+
+
+def test_float_photo_in_0_1_is_shown_and_prepared_like_its_uint8_twin(base, photo):
+    unit = photo.astype("float32") / 255.0
+    assert unit.min() >= 0 and unit.max() <= 1
+    expected = photo.astype("float64") / 255.0  # what imshow of the uint8 photo shows
+    np.testing.assert_allclose(plots.to_display(unit), expected, atol=1e-6)
+    np.testing.assert_allclose(plots.to_display(photo), expected, atol=1e-6)
+    np.testing.assert_allclose(plots.prepare_image(base, unit), plots.prepare_image(base, photo), atol=1e-5)
+    maps_unit = plots.activations(base, unit, "Conv1")[0]
+    np.testing.assert_allclose(maps_unit, plots.activations(base, photo, "Conv1")[0], atol=1e-4)
+    fig = plots.plot_samples(unit[None], [2], CLASSES, n=1)
+    np.testing.assert_allclose(images_of(fig)[0].get_array(), expected, atol=1e-6)
+
+
+def test_explicit_scale_for_a_bright_preprocessed_photo(base):
+    bright = np.full((96, 96, 3), 200, dtype=np.uint8)  # brighter than mid-grey everywhere
+    preprocessed = keras.applications.mobilenet_v2.preprocess_input(bright.astype("float32"))
+    assert preprocessed.min() > 0  # the rule alone would read it as a [0, 1] photo
+    np.testing.assert_allclose(plots.to_display(preprocessed, scale="preprocessed"), 200 / 255.0, atol=1e-6)
+    np.testing.assert_allclose(plots.prepare_image(base, preprocessed, scale="preprocessed"),
+                               plots.prepare_image(base, bright), atol=1e-6)

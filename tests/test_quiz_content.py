@@ -22,7 +22,8 @@ ANY_CALL_RE = re.compile(r"""(?<![\w.])(?:quiz|code_check)\(""")
 LESSON_RE = re.compile(r"^\d{2}_[a-z0-9_]+$")
 ID_RE = re.compile(r"^(\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*$")
 KEYS = {"id", "type", "prompt", "options", "answer", "tolerance", "checker", "params",
-        "explanation", "hints", "solution", "keep_order"}
+        "explanation", "hints", "solution", "keep_order", "model_answer", "key_points"}
+MIN_KEY_POINTS = 3
 
 
 def _text(value):
@@ -53,6 +54,8 @@ def _answer_problems(q):
         return []
     if options is not None:
         return [f"type {kind} takes no options"]
+    if kind == "open":
+        return _open_problems(q)
     if kind == "truefalse" and not isinstance(answer, bool):
         return ["truefalse answer must be true or false"]
     if kind == "numeric":
@@ -64,6 +67,18 @@ def _answer_problems(q):
     if kind == "code":
         return _code_problems(q)
     return []
+
+
+def _open_problems(q):
+    """Problems of an open (recall) question: a model answer and enough key points, no answer key."""
+    found = [] if _text(q.get("model_answer")) else ["open question needs a model_answer"]
+    points = q.get("key_points")
+    if not (isinstance(points, list) and len(points) >= MIN_KEY_POINTS and all(map(_text, points))
+            and len(set(points)) == len(points)):
+        found.append(f"key_points must be >= {MIN_KEY_POINTS} distinct non-empty strings")
+    if "answer" in q:
+        found.append("open question takes no answer (the learner ticks the key points)")
+    return found
 
 
 def _code_problems(q):
@@ -104,7 +119,7 @@ def problems(data, filename):
             found.append(where + f"type must be one of {TYPES}")
         if set(q) - KEYS:
             found.append(where + f"unknown keys {sorted(set(q) - KEYS)}")
-        for key in ("prompt", "explanation"):
+        for key in ("prompt",) if q.get("type") == "open" else ("prompt", "explanation"):
             if not _text(q.get(key)):
                 found.append(where + f"{key} missing or empty")
         hints = q.get("hints")
@@ -171,7 +186,9 @@ GOOD = {"lesson": "03_fine_tuning", "title": "Fine-tuning", "questions": [
     {"id": "03-unfreeze", "type": "code", "prompt": "p", "checker": "last_n_trainable",
      "params": {"n": 20}, "explanation": "e", "hints": ["h"], "solution": "unfreeze_last(base, 20)"},
     {"id": "03-pick", "type": "multiple", "prompt": "p", "options": ["a", "b"], "answer": [1],
-     "explanation": "e", "hints": ["h"]}]}
+     "explanation": "e", "hints": ["h"]},
+    {"id": "03-recall", "type": "open", "prompt": "p", "model_answer": "m",
+     "key_points": ["k1", "k2", "k3"], "hints": ["h"]}]}
 
 
 def test_validator_accepts_a_good_file():
@@ -192,6 +209,11 @@ def test_validator_accepts_a_good_file():
     (lambda d: d["questions"][2].update(type="truefalse"), "takes no options"),
     (lambda d: d["questions"][2].update(keep_order="yes"), "keep_order must be"),
     (lambda d: d.update(lesson="fine_tuning"), "must look like 00_start"),
+    (lambda d: d["questions"][3].update(key_points=["k1", "k2"]), "key_points must be"),
+    (lambda d: d["questions"][3].update(key_points=["k1", "k1", "k2"]), "key_points must be"),
+    (lambda d: d["questions"][3].pop("model_answer"), "needs a model_answer"),
+    (lambda d: d["questions"][3].update(answer=True), "takes no answer"),
+    (lambda d: d["questions"][3].update(options=["a", "b"]), "takes no options"),
 ])
 def test_validator_catches_mistakes(change, expected):
     data = copy.deepcopy(GOOD)
@@ -206,3 +228,137 @@ def test_scanner_finds_calls_and_non_literal_ids(tmp_path):
     (tmp_path / "00_start.ipynb").write_text(json.dumps({"cells": cells}), encoding="utf-8")
     assert notebook_calls(tmp_path) == {
         "00_start.ipynb": ["00-order", "02-frozen-base", "<non-literal id>"]}
+
+
+# --- no giveaways (issue 13, point 6) -------------------------------------------------------
+
+MAX_LONGEST_RIGHT = 0.40  # share of single-choice questions whose right option is the longest
+NUM = r"(?:jedn[aąoey]\w*|dw[aie]|dwóch|trzy|trzech|czter\w*|pięć|pięciu|sześć|\d+)"
+COUNT_GIVEAWAY = re.compile("|".join([
+    rf"\b{NUM}\b(?:\s+\S+){{0,3}}?\s+(?:poprawn|prawidłow|prawdziw|właściw)\w*",
+    rf"\b(?:poprawn|prawidłow|prawdziw|właściw)\w*(?:\s+\S+){{0,3}}?\s+{NUM}\b",
+    rf"\b{NUM}\s+(?:odpowied\w*|zdani[ae]|zdań|opcj[eai]|wariant\w*)\s+"
+    r"(?:są|jest|opisuj\w*|dotycz\w*|mówi\w*|pasuj\w*)",
+]), re.IGNORECASE)
+POSITION_WORDS = re.compile("|".join([
+    r"\b(?:pierwsz|drug|trzec|czwart|piąt|ostatni|przedostatni|górn|doln)\w*"
+    r"\s+(?:odpowied|opcj|wariant|możliwoś|pozycj)\w*",
+    r"\b(?:odpowied|opcj|wariant)\w*\s+(?:nr\.?\s*|numer\s+)?(?:\d+|[a-e])(?![\w%])",
+    r"\b(?:powyższ|poniższ)\w*\s+(?:odpowied|opcj)\w*",
+    r"\b(?:odpowied|opcj)\w*\s+(?:na\s+)?(?:górze|dole|początku|końcu)\b",
+]), re.IGNORECASE)
+
+
+def questions_of(paths):
+    """Every question of the given quiz files."""
+    return [q for path in paths for q in load(path)["questions"]]
+
+
+def right_is_longest(q):
+    """True when the right option of a single-choice question is strictly the longest."""
+    lengths = [len(o) for o in q["options"]]
+    right = lengths[q["answer"]]
+    return all(right > n for i, n in enumerate(lengths) if i != q["answer"])
+
+
+def longest_right_share(questions):
+    """``(count, total)`` of single-choice questions whose right option is strictly the longest."""
+    single = [q for q in questions if q.get("type") == "single"]
+    return sum(map(right_is_longest, single)), len(single)
+
+
+def giveaways(questions):
+    """``id: text`` for every prompt or hint that tells how many options are right."""
+    return [f"{q['id']}: {m.group(0)!r}" for q in questions
+            for text in [q.get("prompt", "")] + list(q.get("hints", []))
+            for m in [COUNT_GIVEAWAY.search(text)] if m]
+
+
+def position_refs(questions):
+    """``id: words`` for explanations and hints that point at an option by its place (options are shuffled)."""
+    return [f"{q['id']}: {m.group(0)!r}" for q in questions
+            for text in [q.get("explanation", "")] + list(q.get("hints", []))
+            for m in [POSITION_WORDS.search(text)] if m]
+
+
+def test_right_option_is_rarely_the_longest():
+    count, total = longest_right_share(questions_of(QUIZ_FILES))
+    assert total >= 30
+    assert count / total < MAX_LONGEST_RIGHT, f"{count} of {total} right options are the longest"
+
+
+def test_no_hint_or_prompt_gives_the_number_of_right_options_away():
+    assert giveaways(questions_of(QUIZ_FILES)) == []
+
+
+def test_no_explanation_or_hint_refers_to_option_positions():
+    assert position_refs(questions_of(QUIZ_FILES)) == []
+
+
+def test_lesson_08_has_an_open_question_for_each_of_p1_to_p6():
+    qs = {q["id"]: q for q in load(QUIZ_DIR / "08_pytania_i_odpowiedzi.json")["questions"]}
+    for n in range(1, 7):
+        q = qs.get(f"08-p{n}-open")
+        assert q is not None and q["type"] == "open", n
+        assert len(q["key_points"]) >= MIN_KEY_POINTS and len(q["model_answer"]) > 200, n
+        assert q["prompt"].startswith(f"P{n}"), n
+
+
+def test_lesson_08_asks_the_open_question_before_the_closed_ones_and_the_explanation():
+    cells = json.loads((NOTEBOOKS / "08_pytania_i_odpowiedzi.ipynb").read_text(encoding="utf-8"))["cells"]
+    order, section = {}, None
+    for cell in cells:
+        source = "".join(cell["source"])
+        heading = re.match(r"## P(\d) ", source) if cell["cell_type"] == "markdown" else None
+        if heading:
+            section = int(heading.group(1))
+            order[section] = []
+        elif section and cell["cell_type"] == "code":
+            order[section] += [m.group(2) for m in CALL_RE.finditer(source)]
+        elif section and "<details>" in source:
+            order[section].append("<explanation>")
+    assert sorted(order) == [1, 2, 3, 4, 5, 6]
+    for n, items in order.items():
+        assert items[0] == f"08-p{n}-open" and items[-1] == "<explanation>", (n, items)
+        assert len(items) >= 3, (n, items)  # the open question, a closed one, the explanation
+
+
+def _single(qid, options, answer):
+    return {"id": qid, "type": "single", "options": options, "answer": answer}
+
+
+def test_longest_right_share_counts_only_a_strictly_longest_right_option():
+    qs = [_single("a", ["long right one", "short"], 0),
+          _single("b", ["same", "same"[::-1]], 0),
+          _single("c", ["x", "longer wrong"], 0),
+          {"id": "d", "type": "multiple", "options": ["long right one", "s"], "answer": [0]}]
+    assert longest_right_share(qs) == (1, 3)
+
+
+@pytest.mark.parametrize("text", [
+    "Trzy odpowiedzi są poprawne.", "Poprawne są dwie odpowiedzi: jedna o danych.",
+    "Cztery odpowiedzi są prawidłowe", "Trzy zdania opisują fine-tuning, dwa — ekstrakcję cech.",
+    "Poprawna jest tylko jedna z nich.", "2 opcje są właściwe"])
+def test_count_giveaway_pattern_catches_counts(text):
+    assert giveaways([{"id": "x", "prompt": "p", "hints": [text]}]) != []
+
+
+@pytest.mark.parametrize("text", [
+    "Zaznacz wszystkie poprawne odpowiedzi.", "Podziel bok zdjęcia przez 32.",
+    "Dla 224 px: 224 / 32 = 7.", "Porównaj, co było trenowalne w lekcji 05, a co w lekcji 06."])
+def test_count_giveaway_pattern_leaves_ordinary_text_alone(text):
+    assert giveaways([{"id": "x", "prompt": text, "hints": [text]}]) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Pierwsza odpowiedź jest dobra.", "Dlatego opcja 2 odpada.", "Ostatnia opcja jest fałszywa.",
+    "Odpowiedź B myli pojęcia.", "Powyższe odpowiedzi mówią o danych.", "odpowiedzi nr 3 i 4"])
+def test_position_pattern_catches_positions(text):
+    assert position_refs([{"id": "x", "explanation": text, "hints": []}]) != []
+
+
+@pytest.mark.parametrize("text", [
+    "Pierwsza warstwa wykrywa krawędzie.", "Ostatnia epoka trwa tyle samo.",
+    "Odpowiedź daje dopiero pomiar: 95% przedziału.", "Wybieramy klasę o największym prawdopodobieństwie."])
+def test_position_pattern_leaves_ordinary_text_alone(text):
+    assert position_refs([{"id": "x", "explanation": text, "hints": []}]) == []

@@ -95,12 +95,12 @@ class FlowerData:
 
     def summary(self):
         """One line per split: how many photos of each class."""
-        lines = [f"Źródło: {self.source}; rozmiar zdjęć: {self.image_size} px"]
+        lines = [t("data.summary_source", source=self.source, size=self.image_size)]
         for name in ("train", "val", "test"):
             _, y, _ = self.split(name)
             counts = np.bincount(y, minlength=self.num_classes)
             per = ", ".join(f"{c}: {n}" for c, n in zip(self.class_names, counts))
-            lines.append(f"{name:5s} {len(y):5d} zdjęć ({per})")
+            lines.append(t("data.summary_split", name=name, n=len(y), per=per))
         return "\n".join(lines)
 
 

@@ -36,6 +36,8 @@ PL = {
     "data.tfds_failed": "Nie udało się pobrać tf_flowers przez TFDS ({error}; brak internetu?): ustaw COURSE_DATA_DIR=/ścieżka/do/flower_photos.",
     "data.bad_split": "Nieznana część zbioru {name!r}: wybierz 'train', 'val' albo 'test'.",
     "data.bad_label_mode": "label_mode={value!r} nie istnieje: wybierz 'categorical' (one-hot) albo 'int'.",
+    "data.summary_source": "Źródło: {source}; rozmiar zdjęć: {size} px",
+    "data.summary_split": "{name:5s} {n:5d} {n:plural:zdjęcie|zdjęcia|zdjęć} ({per})",
     "data.bad_image_size": "Rozmiar obrazu musi być liczbą całkowitą od 32 do 1024, a podano {value!r}.",
     # --- model ---
     "model.bad_image_size": "Rozmiar obrazu {size} nie pasuje do wag MobileNetV2: wybierz jeden z {sizes}.",
@@ -337,7 +339,7 @@ PL = {
     "exercise.ok": "✓ Dobrze! {message}",
     "exercise.bad": "✗ Jeszcze nie. {message}",
     "exercise.not_done": "✗ Jeszcze nie gotowe: w kodzie zostały luki ____. Wpisz w nie swój kod i uruchom komórkę ponownie.",
-    "exercise.error": "✗ Twój kod zgłosił błąd {kind}: {gist}",
+    "exercise.error": "Twój kod zgłosił błąd {kind}: {gist}",
     "exercise.returned_none": "Funkcja {function} nic nie zwróciła (None): zakończ ją instrukcją return.",
     "exercise.not_function": "check() potrzebuje funkcji z Twoim kodem (bez nawiasów, np. check(load_base, ...)), a dostało {kind}.",
     "exercise.using_reference": "↪ Dalej lekcja użyje wyniku rozwiązania wzorcowego (.solution() je pokaże), żeby mogła biec dalej.",

@@ -273,3 +273,20 @@ def test_cache_from_an_older_decoder_is_not_reused(small_photo_dir, course_home,
     load_flowers(small_photo_dir, image_size=64)
     second = sorted((course_home / "cache").glob("photos_*.npz"))
     assert len(first) == 1 and len(second) == 2
+
+
+def test_summary_counts_photos_with_the_right_noun_form(small_photo_dir):
+    d = load_flowers(small_photo_dir, image_size=48)
+    lines = d.summary().splitlines()
+    assert lines[0] == f"Źródło: {d.source}; rozmiar zdjęć: 48 px"
+    assert [line.split()[:3] for line in lines[1:]] == [["train", "20", "zdjęć"], ["val", "5", "zdjęć"],
+                                                        ["test", "5", "zdjęć"]]
+    for class_dir in [p for p in small_photo_dir.iterdir() if p.name not in ("roses", "tulips")]:
+        for link in class_dir.iterdir():
+            link.unlink()
+        class_dir.rmdir()
+    for link in sorted((small_photo_dir / "roses").iterdir())[3:] + sorted((small_photo_dir / "tulips").iterdir())[3:]:
+        link.unlink()
+    d = load_flowers(small_photo_dir, image_size=48)  # 2 classes x 3 photos: 2 + 2 + 2
+    assert [line.split()[:3] for line in d.summary().splitlines()[1:]] == [
+        ["train", "2", "zdjęcia"], ["val", "2", "zdjęcia"], ["test", "2", "zdjęcia"]]

@@ -426,8 +426,9 @@ class LabPage:
         except Exception:
             text = self.cell(index).locator(".jp-OutputArea").inner_text(timeout=5_000)
             first = self.state()["cells"][index]["source"].strip().splitlines()[-1]
-            raise StepFailed(f"cell {index + 1} ({first!r}) ran, but its output has no visible {selector!r} (the widget "
-                             f"front end did not render it); the output area shows:\n{text[:2000]}") from None
+            raise StepFailed(f"cell {index + 1} ({first!r}) ran, but its output has no visible {selector!r} "
+                             f"(the widget front end did not render it); the output area shows:\n{text[:2000]}"
+                             ) from None
         target.scroll_into_view_if_needed()
         return target
 
@@ -460,6 +461,12 @@ def load_question(question_id, quiz_dir=QUIZ_DIR):
     raise AssertionError(f"question {question_id!r} is in no file of {quiz_dir}")
 
 
+def lesson_questions(notebook, quiz_dir=QUIZ_DIR):
+    """The question ids of the quiz file of a lesson notebook ('00_start.ipynb')."""
+    path = Path(quiz_dir) / (Path(notebook).stem + ".json")
+    return [q["id"] for q in json.loads(path.read_text(encoding="utf-8"))["questions"]]
+
+
 def squash(text):
     """Whitespace-insensitive text (HTML line breaks vs. spaces)."""
     return " ".join(text.split())
@@ -478,3 +485,12 @@ def progress_records(path, question_id):
     except (OSError, ValueError) as exc:
         raise StepFailed(f"progress file {path} unreadable: {exc}") from None
     return [r for r in data.get("answers", []) if r.get("id") == question_id]
+
+
+def progress_events(path, item_id):
+    """The stored hint/solution events of one item, oldest first."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StepFailed(f"progress file {path} unreadable: {exc}") from None
+    return [e for e in data.get("events", []) if e.get("id") == item_id]

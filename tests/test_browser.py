@@ -1,7 +1,10 @@
 """End to end in a real browser: JupyterLab + Debian's Chromium drive the real lessons.
 
-1. 00_start.ipynb: the quiz widget renders, a wrong answer gets ✗ + explanation, the right
-   one ✓; after a page reload with a fresh kernel the stored answer is shown again.
+1. 00_start.ipynb: the quiz widget renders; the learner asks for a hint ("Podpowiedź"),
+   answers wrong (red ✗ and a hint, no explanation), then right (green ✓ and the
+   explanation); the dashboard (show_progress) lists the question as wrong at first try
+   with 2 attempts and 1 hint; after a page reload with a fresh kernel the stored answer is
+   shown again.
 2. The lesson with FreezeLab (02_kluczowe_pojecia.ipynb): moving the slider with the
    keyboard changes the trainable-parameter count on the page, and after "Zastosuj" it is
    the number the kernel's count_params(model).trainable reports.
@@ -14,13 +17,26 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
-from browser_support import (REPO, LabPage, LabServer, StepFailed, launch_chromium, load_question, numbers,
-                             progress_records, require_chromium, squash)
+from browser_support import (
+    REPO,
+    LabPage,
+    LabServer,
+    StepFailed,
+    launch_chromium,
+    lesson_questions,
+    load_question,
+    numbers,
+    progress_events,
+    progress_records,
+    require_chromium,
+    squash,
+)
 
 QUIZ_LESSON = "00_start.ipynb"
 FREEZE_LESSONS = ("02_kluczowe_pojecia.ipynb", "06_fine_tuning.ipynb")  # first one that exists
 QUIZ_CALL = r"""\bquiz\(\s*["']([^"']+)["']\s*\)"""
+PROGRESS_CALL = r"\bshow_progress\(\s*\)"
+GREEN, RED = "rgb(26, 127, 55)", "rgb(198, 40, 40)"  # course_utils.quiz.widget GREEN / RED
 FREEZE_CALL = r"\bFreezeLab\(\s*(?:model\s*=\s*)?([A-Za-z_]\w*)"
 
 
@@ -99,29 +115,66 @@ def quiz_scenario(lab, notebook):
                 feedback.filter(has_text=sign).wait_for(timeout=20_000)
             except Exception:
                 raise StepFailed(f"20 s after clicking {t('quiz.check_button')!r} the feedback area shows "
-                                 f"{squash(feedback.inner_text())!r}, expected {sign} and the explanation "
+                                 f"{squash(feedback.inner_text())!r}, expected {sign} "
                                  f"(the button's click does not reach the kernel?)") from None
             return squash(feedback.inner_text())
 
+        def colour(widget):
+            return widget.locator(".course-quiz-feedback .course-quiz-box").evaluate(
+                "e => getComputedStyle(e).color")
+
         with page.step(f"run the cell quiz({q['id']!r}) and the cells above"):
             widget = page.run_up_to(index, ".course-quiz")
+
+        with page.step("ask for a hint before answering"):
+            widget.get_by_role("button", name=t("quiz.hint_button")).click()  # the icon adds a glyph to the name
+            hints = widget.locator(".course-quiz-hints")
+            try:
+                hints.filter(has_text=squash(q["hints"][0])).wait_for(timeout=20_000)
+            except Exception:
+                raise StepFailed(f"after clicking {t('quiz.hint_button')!r} the hint area shows "
+                                 f"{squash(hints.inner_text())!r}, expected the first hint "
+                                 f"{q['hints'][0]!r}") from None
 
         with page.step("wrong answer"):
             choose(widget, wrong)
             text = check(widget, "✗")
             assert "✓" not in text, f"a wrong answer got ✓: {text!r}"
-            assert squash(q["explanation"]) in text, f"feedback lacks the explanation: {text!r}"
+            assert squash(q["explanation"]) not in text, f"a wrong answer shows the explanation: {text!r}"
+            assert colour(widget) == RED, f"the ✗ feedback is coloured {colour(widget)}, expected red {RED}"
+            show = widget.get_by_role("button", name=t("quiz.show_button"))
+            assert show.is_visible(), f"no {t('quiz.show_button')!r} button after a wrong answer"
 
         with page.step("right answer"):
             choose(widget, right)
             text = check(widget, "✓")
             assert "✗" not in text, f"the right answer still shows ✗: {text!r}"
             assert squash(q["explanation"]) in text, f"feedback lacks the explanation: {text!r}"
+            assert colour(widget) == GREEN, f"the ✓ feedback is coloured {colour(widget)}, expected green {GREEN}"
 
-        with page.step("answers stored in the progress file"):
+        with page.step("answers and the hint stored in the progress file"):
             records = progress_records(lab.server.progress_file, q["id"])
             assert [r["correct"] for r in records] == [False, True], (
                 f"{lab.server.progress_file} holds {records!r} for {q['id']}, expected one wrong, then one right")
+            hint_events = [e for e in progress_events(lab.server.progress_file, q["id"]) if e["event"] == "hint"]
+            assert len(hint_events) == 1, f"expected one stored hint for {q['id']}, found {hint_events!r}"
+
+        with page.step("the dashboard: wrong at first try, 2 attempts"):
+            progress_index, _ = page.cell_index(PROGRESS_CALL)
+            assert progress_index > index, f"show_progress() (cell {progress_index}) comes before the quiz"
+            report = page.run_up_to(progress_index, ".course-progress")
+            report.locator("summary").click()  # "the questions answered so far", folded
+            row = report.locator(".course-progress-questions tbody tr", has_text=q["id"])
+            row.wait_for(timeout=10_000)
+            cells = [squash(c) for c in row.locator("td").all_inner_texts()]
+            expected = [q["id"], t("progress.first_bad"), "2", "1", t("progress.no")]
+            assert cells == expected, f"the dashboard's row for {q['id']} is {cells}, expected {expected}"
+            lesson = report.locator(".course-progress-lessons tbody tr", has_text=q["id"][:2] + "_")
+            lesson_cells = [squash(c) for c in lesson.first.locator("td").all_inner_texts()]
+            n = len(lesson_questions(notebook))
+            assert lesson_cells[2:6] == [f"0/{n}", "0%", "2", "1"], (
+                f"the dashboard's lesson row is {lesson_cells}, expected 0/{n} right at first try, "
+                f"0%, 2 attempts, 1 hint")
 
         with page.step("reload the page with a fresh kernel and re-run the quiz cell"):
             lab.server.shutdown_kernels()
@@ -199,7 +252,7 @@ def freeze_scenario(lab, notebook):
 
 
 def test_quiz_in_browser(lab):
-    """The quiz of 00_start works in JupyterLab and remembers the answer."""
+    """The quiz of 00_start teaches in JupyterLab (hint, retry), scores the first try, remembers."""
     notebook = lab.server.root / QUIZ_LESSON
     assert notebook.exists(), f"notebooks/{QUIZ_LESSON} is missing"
     quiz_scenario(lab, QUIZ_LESSON)

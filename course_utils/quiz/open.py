@@ -25,9 +25,10 @@ class OpenWidget(Teaching, w.VBox):
         self.prompt = w.HTML(f"<b>{escape(q['prompt'])}</b>").add_class("course-quiz-prompt")
         self.input = self.kind.make_input().add_class("course-quiz-input")
         self.hint_button = w.Button(description=t("quiz.hint_button"), icon="lightbulb-o",
-                                    tooltip=t("quiz.hint_tooltip")).add_class("course-quiz-hint-button")
-        self.reveal_button = w.Button(description=t("quiz.open_show_button"), icon="eye",
-                                      button_style="primary").add_class("course-quiz-reveal")
+                                    tooltip=t("quiz.hint_tooltip"), layout=w.Layout(width="auto")
+                                    ).add_class("course-quiz-hint-button")
+        self.reveal_button = w.Button(description=t("quiz.open_show_button"), icon="eye", button_style="primary",
+                                      layout=w.Layout(width="auto")).add_class("course-quiz-reveal")
         self.hint_area = w.HTML().add_class("course-quiz-hints")
         self.hint_lines = []
         self.model = w.HTML().add_class("course-quiz-model")

@@ -130,9 +130,10 @@ class QuizWidget(Teaching, w.VBox):
         self.button = w.Button(description=t("quiz.check_button"), icon="check",
                                button_style="primary").add_class("course-quiz-check")
         self.hint_button = w.Button(description=t("quiz.hint_button"), icon="lightbulb-o",
-                                    tooltip=t("quiz.hint_tooltip")).add_class("course-quiz-hint-button")
+                                    tooltip=t("quiz.hint_tooltip"), layout=w.Layout(width="auto")
+                                    ).add_class("course-quiz-hint-button")
         self.show_button = w.Button(description=t("quiz.show_button"), icon="eye",
-                                    layout=w.Layout(display="none")).add_class("course-quiz-show")
+                                    layout=w.Layout(display="none", width="auto")).add_class("course-quiz-show")
         self.hint_area = w.HTML().add_class("course-quiz-hints")
         self.hint_lines, self.hint_text = [], ""
         self.feedback = w.HTML().add_class("course-quiz-feedback")

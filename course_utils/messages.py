@@ -237,6 +237,7 @@ PL = {
     "quiz.hints_done": "To już wszystkie podpowiedzi ({n}). Po pierwszej próbie można też kliknąć „Pokaż odpowiedź”.",
     "quiz.no_hints_quiz": "To pytanie nie ma podpowiedzi.",
     "quiz.how_hint": "Podpowiedź: quiz({id!r}).hint(); po błędnej próbie odpowiedź pokaże quiz({id!r}).show_answer().",
+    "quiz.how_hint_open": "Podpowiedź: quiz({id!r}).hint().",
     "quiz.how_open": "Napisz odpowiedź własnymi słowami: quiz({id!r}).answer(\"TEKST\") pokaże wzorcową odpowiedź, a quiz({id!r}).answer(\"TEKST\", covered=[1, 3]) zapisze, które kluczowe punkty ujęto.",
     "quiz.empty_open": "Najpierw napisz odpowiedź własnymi słowami (choćby jedno zdanie), a potem porównaj ją ze wzorcową.",
     "quiz.bad_key_points": "{value!r} to nie numery kluczowych punktów: podaj listę numerów od 1 do {n}, np. [1, 3].",

@@ -484,12 +484,14 @@ def test_open_question_in_code():
     assert stored() == []  # nothing saved until the learner says what was covered
     result = qz.quiz("09-open").answer("Używamy gotowych cech.", covered=[1, 3])
     assert not result and stored()[-1]["answer"] == {"text": "Używamy gotowych cech.", "covered": [0, 2]}
+    assert "☑ 1. wiedza z zadania źródłowego" in result.text and "☐ 2. nowe zadanie" in result.text
     with pytest.raises(CourseError, match="od 1 do 3"):
         qz.quiz("09-open").answer("tekst", covered=[4])
     with pytest.raises(CourseError, match="własnymi słowami"):
         qz.quiz("09-open").answer("   ", covered=[1])
     assert len(stored()) == 1
-    assert "covered=[1, 3]" in qz.quiz("09-open").text()
+    text = qz.quiz("09-open").text()
+    assert "covered=[1, 3]" in text and "quiz('09-open').hint()" in text and "show_answer" not in text
 
 
 # --- the schema ----------------------------------------------------------------

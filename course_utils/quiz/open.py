@@ -64,7 +64,7 @@ class OpenWidget(Teaching, w.VBox):
         self.hint_area.value = styled_html("\n".join(self.hint_lines), "hint")
         return line
 
-    def reveal(self, text):
+    def reveal(self, text, covered=()):
         """Show the model answer and the key points for the learner's ``text``; return the text shown."""
         self.kind.parse(text)  # CourseError when nothing is written yet
         self.model.value = styled_html(t("quiz.open_model", text=self.question["model_answer"]), "info") + \
@@ -74,7 +74,7 @@ class OpenWidget(Teaching, w.VBox):
         self.revealed = True
         lines = [t("quiz.open_model", text=self.question["model_answer"]), t("quiz.open_tick_code",
                                                                               id=self.question["id"])]
-        return "\n".join(lines + self.kind.key_points_text())
+        return "\n".join(lines + self.kind.key_points_text(covered))
 
     def _on_reveal(self, _button=None):
         """The learner has written something: show the model answer."""
@@ -108,12 +108,12 @@ class OpenWidget(Teaching, w.VBox):
     def answer(self, text, covered=None):
         """In code: without ``covered`` show the model answer; with it (numbers from 1) save."""
         self.input.value = text if isinstance(text, str) else ""
-        shown = self.reveal(text)
+        indices = self.kind.covered_from_numbers(covered) if covered is not None else []
+        shown = self.reveal(text, indices)
         if covered is None:
             result = Result(None, shown)
             self.show(shown, False)
             return result
-        indices = self.kind.covered_from_numbers(covered)
         for i, box in enumerate(self.points):
             box.value = i in indices
         result = self.save(text, indices)
@@ -144,7 +144,7 @@ class OpenWidget(Teaching, w.VBox):
         if last is not None and isinstance(last.get("answer"), dict):
             lines.append(t("quiz.open_last", covered=len(last["answer"].get("covered", [])),
                            n=len(q["key_points"])))
-        lines += [self.kind.how(), t("quiz.how_hint", id=q["id"])]
+        lines += [self.kind.how(), t("quiz.how_hint_open", id=q["id"])]
         return "\n".join(lines)
 
     def __repr__(self):

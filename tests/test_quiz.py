@@ -126,6 +126,7 @@ def test_hints_continue_where_the_learner_stopped(setup):
     (setup / "09_two.json").write_text(json.dumps({**two, "lesson": "09_two"}), encoding="utf-8")
     assert "Podpowiedź 1/2: Pierwsza." in qz.quiz("09-two").hint()
     again = qz.quiz("09-two")  # a rerun of the cell (or quiz(...).hint() in code) goes on
+    assert "Pierwsza." in again.hint_area.value  # the hints asked for before are shown again
     assert "Podpowiedź 2/2: Druga." in again.hint()
     assert events() == [("09-two", "hint"), ("09-two", "hint")]
     w = qz.quiz("09-two")
@@ -473,6 +474,7 @@ def test_open_question_round_trip_in_the_widget():
         ("open", {"text": w.input.value, "covered": [0, 1]}, False),
         ("open", {"text": w.input.value, "covered": [0, 1, 2]}, True)]
     again = qz.quiz("09-open")  # rerun: the text, the model answer and the ticks come back
+    assert "Pomyśl o ImageNet." in again.hint_area.value
     assert again.input.value == w.input.value and again.review.layout.display is None
     assert [box.value for box in again.points] == [True, True, True]
 

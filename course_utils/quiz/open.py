@@ -122,6 +122,9 @@ class OpenWidget(Teaching, w.VBox):
 
     def _restore(self):
         """Bring back the last stored answer: its text, the model answer and the ticked points."""
+        self.hint_lines = [self._hint_line(i) for i in range(self.hints_shown)]  # asked for before
+        if self.hint_lines:
+            self.hint_area.value = styled_html("\n".join(self.hint_lines), "hint")
         last = self.history.answers[-1] if self.history.answers else None
         try:
             answer = self.kind.parse(last["answer"]) if last else None

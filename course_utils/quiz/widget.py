@@ -258,6 +258,8 @@ class QuizWidget(Teaching, w.VBox):
 
     def _restore(self):
         """Preselect the last stored answer (if it still fits) and show where the learner is."""
+        self.hint_lines = [self._hint_line(i) for i in range(self.hints_shown)]  # asked for before
+        self._show_hints()
         last = self.history.answers[-1] if self.history.answers else None
         if last is None or not self._fits(last):
             return

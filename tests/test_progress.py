@@ -252,6 +252,8 @@ def test_dashboard_without_exercise_files(progress_file, tmp_path, capsys):
     assert dashboard.load_exercises(tmp_path / "empty") == {}
     assert "03_x.json" in capsys.readouterr().err
     progress.record("00-a", "00_start", 1, True)
+    progress.record("00-ex", "00_start", "x", True)  # a quiz-kind answer with an exercise's id
+    assert dashboard.lesson_rows(BANK, *progress.load_all(), {"00_start": ["00-ex"]})[0]["exercises_solved"] == 0
     report = dashboard.build_report(BANK, *progress.load_all(), {})
     row = report.rows[0]
     assert (row["first_try"], row["exercises_total"]) == (1, 0) and "—" in report.text

@@ -59,7 +59,7 @@ def lesson_rows(bank, answers, events, exercises):
         r["answered"] += h.attempts > 0
         r["first_try"] += h.first_correct is True
         r["attempts"] += h.attempts
-    solved = {a["id"] for a in answers if a.get("correct")}
+    solved = {a["id"] for a in answers if a.get("correct") and a.get("kind") == "exercise"}
     for lesson, ids in exercises.items():
         r = row(lesson)
         r["exercises_total"] += len(ids)

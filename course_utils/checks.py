@@ -58,19 +58,41 @@ def frozen_base(obj):
 
 
 @register("last_n_trainable")
-def last_n_trainable(obj, n):
-    """Exactly the last ``n`` layers are trainable; frozen BatchNorm among them is fine."""
+def last_n_trainable(obj, n, model=None):
+    """Exactly the last ``n`` layers of the base train; frozen BatchNorm among them is fine.
+
+    Judged by what actually trains, never by ``base.trainable`` alone. Without ``model``, by
+    each layer's own flag (``layer.trainable_weights``): that is what ``fit`` updates in the
+    flat model the source builds (``Model(inputs=base.input, ...)``). With ``model``, by
+    ``model.trainable_weights`` itself. (In Keras 3 even a base nested as one layer,
+    ``x = base(inputs, training=False)``, trains the layers whose flags were set to True after
+    ``base.trainable = False``; setting ``base.trainable`` again resets every layer's flag.)
+    Layers without weights cannot train and are skipped.
+    """
     base = _model(obj)
-    if not base.trainable:
+    if model is not None:
+        training = {id(w) for w in _model(model).trainable_weights}
+    else:
+        training = {id(w) for layer in base.layers for w in layer.trainable_weights}
+
+    def trains(layer):
+        return any(id(w) in training for w in layer.weights)
+
+    if n > 0 and not any(trains(layer) for layer in base.layers):
         return False, t("check.base_not_trainable", n=n)
     start = len(base.layers) - n
+    weights = 0
     for index, layer in enumerate(base.layers):
-        if index < start and layer.trainable:
+        if not layer.weights:
+            continue
+        if index < start and trains(layer):
             return False, t("check.early_trainable", name=layer.name, index=index,
                             n=n, total=len(base.layers))
-        if index >= start and not layer.trainable and not _is_batchnorm(layer):
+        if index >= start and not trains(layer) and not _is_batchnorm(layer):
             return False, t("check.late_frozen", name=layer.name, index=index, n=n)
-    return True, t("check.last_n_ok", n=n)
+        if index >= start and trains(layer):
+            weights += sum(_size(w) for w in layer.weights if id(w) in training)
+    return True, t("check.last_n_ok", n=n, weights=weights)
 
 
 @register("recompiled_lr")

@@ -285,7 +285,7 @@ PL = {
     "check.not_compiled": "Model nie jest skompilowany: wywołaj model.compile(loss=..., optimizer=..., metrics=['accuracy']) i sprawdź jeszcze raz.",
     "check.frozen_ok": "Cała baza jest zamrożona: żadna jej waga nie zmieni się w czasie treningu.",
     "check.frozen_bad": "Wciąż {count:num} {count:plural:warstwa jest trenowalna|warstwy są trenowalne|warstw jest trenowalnych} (np. {names}): ustaw base_model.trainable = False.",
-    "check.base_not_trainable": "W bazie nie uczy się żadna warstwa: odmroź ostatnie {n} warstw pętlą (layer.trainable = True). Uwaga: base_model.trainable = False ustawione po pętli zamraża z powrotem wszystkie warstwy.",
+    "check.base_not_trainable": "W bazie nie uczy się żadna warstwa: odmroź ostatnie {n} warstw pętlą (layer.trainable = True), a wcześniejsze zostaw zamrożone.",
     "check.early_trainable": "Warstwa {name} (nr {index}) jest trenowalna, a powinna być zamrożona: odmrażamy tylko ostatnie {n} z {total} warstw.",
     "check.late_frozen": "Warstwa {name} (nr {index}) jest zamrożona, a należy do ostatnich {n} warstw: ustaw jej trainable = True (zamrożone mogą zostać tylko warstwy BatchNormalization).",
     "check.last_n_ok": "Uczą się dokładnie ostatnie {n} warstw bazy ({weights:num} wag; BatchNormalization mogą zostać zamrożone).",

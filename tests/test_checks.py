@@ -53,7 +53,7 @@ def test_wrong_kind_of_object_is_one_polish_line(name, params, obj):
 def test_frozen_base():
     model = tiny(keras.layers.Dense(3), keras.layers.Dense(2))
     ok, message = run_check("frozen_base", model)
-    assert not ok and "base.trainable = False" in message
+    assert not ok and "base_model.trainable = False" in message
     model.trainable = False
     assert run_check("frozen_base", model)[0]
     per_layer = tiny(keras.layers.Dense(3), keras.layers.Dense(2))
@@ -66,8 +66,8 @@ def test_frozen_base():
 
 
 def test_last_n_trainable_accepts_frozen_or_trainable_batchnorm():
-    assert run_check("last_n_trainable", unfreeze(stack(), 3), n=3) == (
-        True, "Trenowalne są dokładnie ostatnie 3 warstw bazy (BatchNormalization mogą zostać zamrożone).")
+    ok, message = run_check("last_n_trainable", unfreeze(stack(), 3), n=3)
+    assert ok and message.startswith(f"Uczą się dokładnie ostatnie 3 warstw bazy ({2 * (4 * 4 + 4)} wag;")
     assert run_check("last_n_trainable", unfreeze(stack(), 3, bn_trainable=True), n=3)[0]
 
 
@@ -81,11 +81,47 @@ def test_last_n_trainable_rejects_wrong_depth(make, expected):
     assert not ok and message.startswith(expected)
 
 
-def test_last_n_trainable_needs_a_trainable_base():
-    model = unfreeze(stack(), 3)
-    model.trainable = False
+def test_last_n_trainable_fails_when_nothing_in_the_base_trains():
+    model = stack()
+    for layer in model.layers:
+        layer.trainable = False
     ok, message = run_check("last_n_trainable", model, n=3)
-    assert not ok and "base.trainable = True" in message
+    assert not ok and message.startswith("W bazie nie uczy się żadna warstwa")
+
+
+def test_last_n_trainable_judges_by_the_model_that_trains():
+    """With the model given, what counts is model.trainable_weights (flat or nested base)."""
+    base = stack()
+    base.trainable = False
+    for layer in base.layers[-3:]:
+        layer.trainable = True
+    nested = keras.Sequential([keras.Input((8,)), base, keras.layers.Dense(2)])
+    flat = keras.Model(base.inputs, keras.layers.Dense(2)(base.outputs[0]))
+    for model in (flat, nested):
+        expected = {id(w) for layer in base.layers[-3:] for w in layer.trainable_weights}
+        assert expected <= {id(w) for w in model.trainable_weights}
+        assert run_check("last_n_trainable", base, n=3, model=model)[0]
+    nested.trainable = False  # the whole model frozen: nothing of the base trains
+    ok, message = run_check("last_n_trainable", base, n=3, model=nested)
+    assert not ok and message.startswith("W bazie nie uczy się żadna warstwa")
+
+
+def test_the_source_loop_verbatim_passes_on_mobilenetv2(weights_path):
+    """Issue 14: base_model.trainable stays False (lesson 03), the source's loop alone unfreezes."""
+    from course_utils.model import build_model
+    model, base_model = build_model(5, 96, str(weights_path))
+    assert base_model.trainable is False and len(model.layers) == len(base_model.layers) + 2
+    fine_tune_at = len(base_model.layers) - 20
+    for layer in base_model.layers[:fine_tune_at]:
+        layer.trainable = False
+    for layer in base_model.layers[fine_tune_at:]:
+        layer.trainable = True
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    assert trainable == 1212485  # the issue's count: 1,206,080 in the last 20 layers + 6,405
+    for kwargs in ({}, {"model": model}):
+        ok, message = run_check("last_n_trainable", base_model, n=20, **kwargs)
+        assert ok, message
+        assert "1 206 080 wag" in message
 
 
 def test_last_n_trainable_accepts_the_course_helper_on_mobilenetv2():
@@ -131,7 +167,7 @@ def test_head_params():
     base.trainable = False
     model = keras.Sequential([base, keras.layers.Dense(5, activation="softmax")])
     ok, message = run_check("head_params", model, expected=6405)
-    assert ok and "6405" in message
+    assert ok and "6 405" in message
     base.trainable = True
     ok, message = run_check("head_params", model, expected=6405)
-    assert not ok and str(4 * 1280 + 1280 + 6405) in message
+    assert not ok and f"{4 * 1280 + 1280 + 6405:,}".replace(",", " ") in message

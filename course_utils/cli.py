@@ -6,12 +6,17 @@
         [--image-size N] [--per-class N] [--fe-epochs N] [--ft-epochs N] [--unfreeze N]
         [--seed N] [--fast]
     python -m course_utils predict MODEL.keras PHOTO [PHOTO ...]
+    python -m course_utils export MODEL.keras --format tflite --out MODEL.tflite
 
 ``train`` runs feature extraction then fine-tuning through the cached paths of
 :mod:`course_utils.training`, prints the test accuracy and saves the model with
 a JSON sidecar (``MODEL.json``: class names, image size, accuracy).
 ``predict`` prints one JSON object per photo per line; a photo that cannot be
 read gets ``{"path": ..., "error": ...}`` and the exit code is 1 at the end.
+``train`` needs at least 2 classes and 5 photos per class; when the smallest class has
+fewer than 50 photos it estimates the accuracy by k-fold cross-validation on the cached
+features and trains the final head on all photos (at least ``SMALL_DATA_MIN_STEPS``
+updates). ``export`` writes a TensorFlow Lite file that takes raw RGB pixels 0-255.
 Exit codes: 0 ok, 1 some photos failed, 2 bad input (one line on stderr), 130 Ctrl+C.
 """
 import argparse
@@ -76,7 +81,11 @@ def cmd_train(args):
     if source != "tfds":
         from .data import list_photos
 
-        list_photos(Path(source))  # a missing or empty folder fails before TensorFlow loads
+        from .small_data import check_minimums
+
+        names, items, _ = list_photos(Path(source))  # a missing or empty folder fails before TensorFlow loads
+        counts = [sum(1 for _, c in items if c == i) for i in range(len(names))]
+        check_minimums(names, [min(n, per_class) if per_class else n for n in counts])
 
     _import_tensorflow(args.verbose)
     import keras
@@ -87,6 +96,12 @@ def cmd_train(args):
 
     training.setup_accelerator()
     data = load_flowers(source, image_size=image_size, per_class=per_class or 0, seed=seed)
+    from . import small_data
+
+    counts = small_data.class_counts(data)
+    small_data.check_minimums(data.class_names, counts)  # again: unreadable photos were skipped
+    if small_data.is_small(counts):
+        return _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, seed, out)
     print(t("cli.data", summary=data.summary()), flush=True)
     keras.utils.set_random_seed(seed)
     with training.strategy_scope():  # a MirroredStrategy when there are several GPUs
@@ -122,6 +137,69 @@ def cmd_train(args):
     except OSError as exc:
         raise CourseError(t("cli.out_unwritable", path=out, error=exc)) from None
     print(t("cli.saved", path=out, meta=sidecar_path(out)), flush=True)
+    return 0
+
+
+def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, seed, out):
+    """Few photos: k-fold estimate on cached features, then the final model on all photos."""
+    import keras
+
+    from . import small_data, training
+    from .config import SMALL_DATA_PER_CLASS, get_settings
+    from .experiments import accuracy_interval
+    from .model import build_model, save_trained
+
+    data = small_data.merge_splits(data)
+    print(t("cli.data", summary=data.summary()), flush=True)
+    keras.utils.set_random_seed(seed)
+    with training.strategy_scope():
+        model, base = build_model(data.num_classes, data.image_size, weights)
+    fe_epochs = fe_epochs or 1
+    estimate = small_data.kfold_estimate(model, data, epochs=fe_epochs, seed=seed)
+    print(t("own.small_mode", n=min(counts), threshold=SMALL_DATA_PER_CLASS, k=estimate.k), flush=True)
+    print(estimate.describe(), flush=True)
+    start = time.perf_counter()
+    history = small_data.train_head(model, data, epochs=fe_epochs, seed=seed)
+    print(t("own.final_done", n=small_data._photos(len(data.y_train)), steps=history.params["total_steps"],
+            seconds=time.perf_counter() - start), flush=True)
+    if args.ft_epochs and unfreeze:
+        start = time.perf_counter()
+        training.fine_tune_cached(model, base, data, unfreeze=unfreeze,
+                                  learning_rate=get_settings().fine_tune_lr, epochs=ft_epochs,
+                                  verbose=0, seed=seed)
+        print(t("cli.ft_done", acc=_percent(float("nan")), unfreeze=unfreeze, epochs=ft_epochs,
+                seconds=time.perf_counter() - start), flush=True)
+    else:
+        ft_epochs = 0
+        print(t("own.ft_skipped"), flush=True)
+    low, high = accuracy_interval(estimate.accuracy, estimate.n)
+    meta = {"preprocessing": "mobilenet_v2", "seed": seed, "fe_epochs": fe_epochs, "ft_epochs": ft_epochs,
+            "unfreeze": unfreeze if ft_epochs else 0, "source": data.source, "test_accuracy": None,
+            "kfold_accuracy": estimate.accuracy, "kfold_interval": [low, high], "kfold_k": estimate.k,
+            "kfold_photos": estimate.n, "steps": history.params["total_steps"]}
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_trained(model, out, data.class_names, history, **meta)
+    except OSError as exc:
+        raise CourseError(t("cli.out_unwritable", path=out, error=exc)) from None
+    print(t("cli.saved", path=out, meta=sidecar_path(out)), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------- export
+
+def cmd_export(args):
+    if args.format != "tflite":
+        raise CourseError(t("export.bad_format", value=args.format))
+    out = Path(args.out)
+    if out.suffix != ".tflite":
+        raise CourseError(t("export.bad_suffix", path=out))
+    model, class_names, image_size = load_classifier(args.model, args.verbose)
+    from .export import export_tflite
+
+    path, labels = export_tflite(model, out, class_names)
+    print(t("export.saved", path=path, mb=f"{path.stat().st_size / 2**20:.1f}", size=image_size,
+            labels=labels), flush=True)
     return 0
 
 
@@ -200,6 +278,13 @@ def build_parser():
     predict.add_argument("photos", nargs="+", help="zdjęcia JPEG/PNG")
     predict.add_argument("--verbose", action="store_true", help="pokaż komunikaty TensorFlow")
     predict.set_defaults(func=cmd_predict)
+
+    export = sub.add_parser("export", help="zapisz model dla telefonu (TensorFlow Lite, przetwarzanie wstępne w środku)")
+    export.add_argument("model", help="plik .keras zapisany przez `train`")
+    export.add_argument("--format", default="tflite", help="format pliku: tflite")
+    export.add_argument("--out", required=True, help="plik wynikowy .tflite (obok: NAZWA.labels.txt z nazwami klas)")
+    export.add_argument("--verbose", action="store_true", help="pokaż komunikaty TensorFlow")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -28,6 +28,18 @@ SEED = 42
 SPLIT_RATIOS = (0.8, 0.1, 0.1)  # train / validation / test, stratified per class
 IMAGE_SIZES = (96, 128, 160, 192, 224)
 
+# lesson 10 (own photos, small data, export): the rules and defaults in one place
+OWN_MIN_CLASSES = 2  # fewer classes is not a classification
+OWN_MAX_CLASSES = 10  # the upload studio's limit
+OWN_MIN_PER_CLASS = 5  # every class needs at least this many photos (lesson 10 and `train`)
+SMALL_DATA_PER_CLASS = 50  # below this many photos in the smallest class: k-fold estimate, final model on all
+SMALL_DATA_FOLDS = 5  # k of the k-fold estimate (fewer when a class has fewer photos)
+SMALL_DATA_MIN_STEPS = 300  # head training: at least this many weight updates, whatever the epochs
+SMALL_DATA_FAST_MIN_STEPS = 150  # the same in fast mode
+DEMO_CLASSES = ("daisy", "roses", "sunflowers")  # lesson 10's demo when the learner has no photos yet
+DEMO_PER_CLASS = 15  # demo photos per class (fast mode: 8)
+DEMO_FAST_PER_CLASS = 8
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -254,6 +254,16 @@ def cmd_predict(args):
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- solutions
+
+def cmd_solutions(args):
+    from .solutions import write_solved
+
+    for path, count in write_solved(args.notebooks, args.out):
+        print(t("solutions.written", path=path, n=count))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m course_utils",
                                      description="Kurs transfer learning: trening i klasyfikacja kwiatów.")
@@ -285,6 +295,10 @@ def build_parser():
     export.add_argument("--out", required=True, help="plik wynikowy .tflite (obok: NAZWA.labels.txt z nazwami klas)")
     export.add_argument("--verbose", action="store_true", help="pokaż komunikaty TensorFlow")
     export.set_defaults(func=cmd_export)
+    solutions = sub.add_parser("solutions", help="zapisz kopie lekcji z rozwiązanymi ćwiczeniami (dla nauczyciela)")
+    solutions.add_argument("notebooks", nargs="+", help="notatniki .ipynb")
+    solutions.add_argument("--out", required=True, help="folder na rozwiązane kopie")
+    solutions.set_defaults(func=cmd_solutions)
     return parser
 
 

@@ -352,6 +352,8 @@ PL = {
     "exercise.spec_bad": "Ćwiczenie {id} w pliku {path} jest niepełne: brakuje {fields}.",
     "solutions.notebook_missing": "Nie ma notatnika {path}: podaj ścieżkę do pliku .ipynb.",
     "solutions.notebook_bad": "Notatnik {path} jest nieczytelny ({error}).",
+    "solutions.unknown_exercise": "Notatnik {path} ma komórkę ćwiczenia {id}, którego nie ma w assets/exercises: popraw metadane komórki albo dodaj ćwiczenie.",
+    "solutions.out_unwritable": "Nie da się utworzyć folderu {path} ({error}): wybierz inny folder --out.",
     "solutions.written": "Zapisano wersję z rozwiązaniami: {path} ({n} {n:plural:ćwiczenie|ćwiczenia|ćwiczeń}).",
     # --- glossary (correctness-code) ---
     "glossary.title": "Słowniczek kursu: jedno pojęcie, jedno słowo",

@@ -346,3 +346,48 @@ def test_a_broken_exercise_file_names_the_file(tmp_path):
     with pytest.raises(CourseError) as err:
         load_exercises(tmp_path)
     assert "x-1" in str(err.value) and "x.json" in str(err.value) and "prompt" in str(err.value)
+
+
+# --- the teacher's solved edition -----------------------------------------------------------------
+
+def cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "course_utils", *args], capture_output=True,
+                          text=True, cwd=REPO)
+
+
+def test_solved_edition_replaces_exactly_the_exercise_cells(tmp_path):
+    lessons = sorted((REPO / "notebooks").glob("0[1-7]_*.ipynb"))
+    done = cli("solutions", *map(str, lessons), "--out", str(tmp_path / "solved"))
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == len(lessons)
+    solved_ids = []
+    for lesson in lessons:
+        shipped = json.loads(lesson.read_text("utf-8"))["cells"]
+        solved = json.loads((tmp_path / "solved" / lesson.name).read_text("utf-8"))["cells"]
+        assert len(solved) == len(shipped)
+        for before, after in zip(shipped, solved):
+            ex_id = before.get("metadata", {}).get("exercise")
+            if ex_id:
+                solved_ids.append(ex_id)
+                assert "".join(after["source"]) == BANK[ex_id]["solution"]
+                assert "____" not in "".join(after["source"]) and "____" in "".join(before["source"])
+                assert after["outputs"] == [] and after["execution_count"] is None
+            else:
+                assert after == before
+    assert sorted(solved_ids) == sorted(i for i in BANK if not i.startswith("10-"))
+
+
+def test_solutions_command_errors_are_one_polish_line(tmp_path):
+    missing = cli("solutions", "notebooks/99_nie_ma.ipynb", "--out", str(tmp_path))
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "❌ Nie ma notatnika notebooks/99_nie_ma.ipynb: podaj ścieżkę do pliku .ipynb."
+    bad = tmp_path / "x.ipynb"
+    bad.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {"exercise": "03-nope"},
+                                          "source": "x = ____", "outputs": [], "execution_count": None}],
+                               "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    unknown = cli("solutions", str(bad), "--out", str(tmp_path / "out"))
+    assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
+    assert "03-nope" in unknown.stderr and "x.ipynb" in unknown.stderr
+    assert not (tmp_path / "out").exists()

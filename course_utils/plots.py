@@ -168,12 +168,29 @@ def to_display(images, scale=None):
     return np.clip(array, 0.0, 1.0)
 
 
+class _Pictures:
+    """A batch of photos (N, H, W, 3), checked; each one becomes floats in [0, 1] only when drawn.
+
+    Converting the whole batch at once would copy every photo as floats (lesson 00 passes all
+    training photos to show 9: at 224 px that copy alone took about 2.5 GB).
+    """
+
+    def __init__(self, images):
+        self.array = np.asarray(images)
+        if self.array.ndim != 4 or self.array.shape[-1] != 3:
+            raise CourseError(t("plots.bad_images", shape=self.array.shape))
+        self.scale = pixel_scale(self.array)
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, i):
+        return to_display(self.array[i], self.scale)
+
+
 def _images(images):
-    """A batch of photos (N, H, W, 3) as floats in [0, 1]."""
-    array = np.asarray(images)
-    if array.ndim != 4 or array.shape[-1] != 3:
-        raise CourseError(t("plots.bad_images", shape=array.shape))
-    return to_display(array)
+    """A batch of photos (N, H, W, 3), converted for ``imshow`` one at a time."""
+    return _Pictures(images)
 
 
 def _labels(labels, name, count, num_classes):

@@ -290,3 +290,16 @@ def test_summary_counts_photos_with_the_right_noun_form(small_photo_dir):
     d = load_flowers(small_photo_dir, image_size=48)  # 2 classes x 3 photos: 2 + 2 + 2
     assert [line.split()[:3] for line in d.summary().splitlines()[1:]] == [
         ["train", "2", "zdjęcia"], ["val", "2", "zdjęcia"], ["test", "2", "zdjęcia"]]
+
+
+def test_each_photo_matches_its_name_with_and_without_bad_photos(small_photo_dir):
+    for broken in (False, True):
+        if broken:
+            (small_photo_dir / "daisy" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CourseDataWarning)
+            d = load_flowers(small_photo_dir, image_size=32)
+        for split in ("train", "val", "test"):
+            x, _, names = d.split(split)
+            for photo, name in zip(x, names):
+                np.testing.assert_array_equal(photo, read_photo(small_photo_dir / name, 32))

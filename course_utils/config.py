@@ -27,6 +27,7 @@ from .messages import t
 SEED = 42
 SPLIT_RATIOS = (0.8, 0.1, 0.1)  # train / validation / test, stratified per class
 IMAGE_SIZES = (96, 128, 160, 192, 224)
+FREEZE_LAB_LEARNING_RATES = (1e-3, 1e-4, 1e-5)  # the learning rates FreezeLab offers (lessons 02, 06)
 
 # lesson 10 (own photos, small data, export): the rules and defaults in one place
 OWN_MIN_CLASSES = 2  # fewer classes is not a classification

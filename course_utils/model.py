@@ -1,17 +1,18 @@
 """MobileNetV2 base, the classification head, and freezing / unfreezing helpers."""
+import math
 import re
 from collections import namedtuple
 from pathlib import Path
 
-
 from .backend import import_tensorflow
 
 import_tensorflow()
-import keras  # noqa: E402
+import keras
 
-from .config import IMAGE_SIZES, get_settings  # noqa: E402
-from .errors import CourseError  # noqa: E402
-from .messages import t  # noqa: E402
+from .config import IMAGE_SIZES, get_settings
+from .errors import CourseError
+from .messages import t
+from .validate import keras_model
 
 ParamCounts = namedtuple("ParamCounts", "trainable non_trainable total")
 
@@ -127,13 +128,58 @@ def block_start_index(base, name):
     raise CourseError(t("model.unknown_block", name=name, blocks=", ".join(BLOCKS)))
 
 
+def weight_count(weights):
+    """Number of values in a list of variables (a layer's or a model's weights)."""
+    return sum(math.prod(w.shape) for w in weights)
+
+
 def count_params(model):
     """Count trainable, frozen (non-trainable) and all parameters of a model."""
-    if not isinstance(model, keras.Model):
-        raise CourseError(t("model.not_a_model", kind=type(model).__name__))
-    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
-    frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
+    keras_model(model)
+    trainable = weight_count(model.trainable_weights)
+    frozen = weight_count(model.non_trainable_weights)
     return ParamCounts(trainable, frozen, trainable + frozen)
+
+
+# --- what a depth means (FreezeLab's queries; nothing here changes a flag) ----------
+
+def trainable_flags(base, depth=None):
+    """Per layer of the base: trainable now, or as ``unfreeze_last(base, depth)`` would set it."""
+    if depth is None:
+        return [bool(base.trainable and layer.trainable) for layer in base.layers]
+    check_depth(base, depth)
+    return unfreeze_flags(base, len(base.layers) - depth)
+
+
+def current_depth(base):
+    """How many of the last layers are trainable now, as ``unfreeze_last`` sets them (None: another pattern)."""
+    now = trainable_flags(base)
+    if not any(now):
+        return 0
+    return next((d for d in range(1, len(now) + 1) if trainable_flags(base, d) == now), None)
+
+
+def head_layers(model, base):
+    """The layers of ``model`` that are not part of ``base`` (the head on top of it)."""
+    inside = {id(layer) for layer in base.layers} | {id(base)}
+    return [layer for layer in model.layers if id(layer) not in inside]
+
+
+def counts_at_depth(model, base, depth):
+    """ParamCounts ``model`` would have after ``unfreeze_last(base, depth)``, without changing a flag."""
+    head = head_layers(model, base)
+    flags = trainable_flags(base, depth)
+    trainable = (sum(weight_count(layer.trainable_weights) for layer in head)
+                 + sum(weight_count(layer.weights) for layer, flag in zip(base.layers, flags) if flag))
+    total = sum(weight_count(layer.weights) for layer in head) + sum(weight_count(layer.weights)
+                                                                      for layer in base.layers)
+    return ParamCounts(trainable, total - trainable, total)
+
+
+def batchnorm_in_last(base, depth):
+    """Number of BatchNormalization layers among the last ``depth`` layers of the base."""
+    check_depth(base, depth)
+    return sum(1 for layer in base.layers[len(base.layers) - depth:] if is_batchnorm(layer))
 
 
 def save_trained(model, path, class_names, history=None, **extra):

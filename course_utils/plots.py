@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .errors import CourseError  # noqa: E402
 from .messages import t  # noqa: E402
-from .model import BLOCKS, block_of, check_depth, is_batchnorm, unfreeze_flags  # noqa: E402,F401
+from .model import BLOCKS, block_of, check_depth, is_batchnorm, trainable_flags, unfreeze_flags  # noqa: E402,F401
 
 HISTORY_KEYS = ("accuracy", "val_accuracy", "loss", "val_loss")
 TRAINABLE_COLOR = "#2a9d8f"
@@ -437,14 +437,6 @@ def plot_activations(base, image, layer_name, n=16):
 
 # --- frozen vs trainable ----------------------------------------------------
 
-def trainable_flags(base, depth=None):
-    """Per layer of the base: trainable now, or as ``model.unfreeze_last(base, depth)`` would set it."""
-    if depth is None:
-        return [bool(base.trainable and layer.trainable) for layer in base.layers]
-    check_depth(base, depth)
-    return unfreeze_flags(base, len(base.layers) - depth)
-
-
 def block_summary(base, depth=None):
     """Per block (model.BLOCKS order): (block, layer flags, batchnorm flags)."""
     flags = trainable_flags(base, depth)
@@ -462,7 +454,7 @@ def plot_trainable_blocks(base, depth=None):
     widest = max(len(flags) for _, flags, _ in rows)
     fig = new_figure(10, 0.32 * len(rows) + 1.6)
     ax = fig.subplots()
-    for y, (block, flags, _) in enumerate(rows):
+    for y, (_block, flags, _) in enumerate(rows):
         bars = ax.barh([y] * len(flags), [0.9] * len(flags), left=range(len(flags)), height=0.75,
                        color=[TRAINABLE_COLOR if f else FROZEN_COLOR for f in flags], edgecolor="#555555",
                        linewidth=0.5)

@@ -39,6 +39,7 @@ from .config import get_settings  # noqa: E402
 from .model import is_batchnorm  # noqa: E402
 from .errors import CourseError  # noqa: E402
 from .messages import t  # noqa: E402
+from .recipe import compile_with, mark_course_compiled, targets, training_recipe  # noqa: E402
 
 HEAD_LAYER = "predictions"
 POOL_LAYER = "global_avg_pool"
@@ -530,6 +531,7 @@ def _labels(data, split):
 
 
 def _array_dataset(arrays, labels, batch_size, shuffle, seed):
+    """Cached activations and labels in batches (shuffled as ``data.dataset`` shuffles photos)."""
     import tensorflow as tf
 
     x = tuple(arrays) if len(arrays) > 1 else arrays[0]
@@ -539,38 +541,50 @@ def _array_dataset(arrays, labels, batch_size, shuffle, seed):
     return ds.batch(batch_size).prefetch(1)
 
 
-def _compile(model, learning_rate, sparse=True):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy" if sparse else "categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=False)
+def _recipe(model, data, learning_rate, default_lr, use_compiled, verbose):
+    """What this run trains with (:mod:`course_utils.recipe`), said in one line when verbose."""
+    learning_rate = None if learning_rate is None else check_lr(learning_rate)
+    with strategy_scope():
+        recipe = training_recipe(model, data, learning_rate, default_lr, use_compiled)
+    if verbose:
+        print(recipe.describe(), flush=True)
+    return recipe
 
 
-def _compile_learner_model(model, data, learning_rate):
-    """Leave the learner's model compiled, so ``model.evaluate(data.test)`` works."""
+def _compile_learner_model(model, recipe):
+    """Leave the learner's model compiled, so ``model.evaluate(data.test)`` works.
+
+    A model the learner compiled keeps its own compile; an uncompiled one is compiled
+    with a fresh copy of the defaults this run used (and remembered as the course's).
+    """
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         with strategy_scope():
-            _compile(model, learning_rate, sparse=data.label_mode == "int")
+            model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=recipe.loss,
+                          metrics=["accuracy"], jit_compile=False)
+        mark_course_compiled(model)
 
 
-def _fit_cached(model, data, k, epochs, learning_rate, desc, verbose, seed,
+def _fit_cached(model, data, k, epochs, recipe, desc, verbose, seed,
                 progress_callback, extra_boundaries=()):
     splits = ("train", "val") if len(data.y_val) else ("train",)
     acts = cached_activations(model, data, k, splits, extra_boundaries, verbose)
     top = top_model(model, k)
     seed = data.seed if seed is None else seed
-    train = _array_dataset(acts["train"], _labels(data, "train"), data.batch_size, True, seed)
-    val = (_array_dataset(acts["val"], _labels(data, "val"), data.batch_size, False, seed)
-           if "val" in acts else None)
+    train = _array_dataset(acts["train"], targets(data, _labels(data, "train")), data.batch_size,
+                           True, seed)
+    val = (_array_dataset(acts["val"], targets(data, _labels(data, "val")), data.batch_size, False,
+                          seed) if "val" in acts else None)
     with strategy_scope():
-        _compile(top, learning_rate)
+        compile_with(top, recipe)
         history = top.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
                           callbacks=[EpochProgress(epochs, desc, verbose, progress_callback)])
     history.set_model(model)
-    _compile_learner_model(model, data, learning_rate)
+    history.recipe = recipe
+    _compile_learner_model(model, recipe)
     return history
 
 
-def _fit_full(model, data, epochs, learning_rate, augmentation, verbose, seed,
+def _fit_full(model, data, epochs, recipe, augmentation, verbose, seed,
               progress_callback):
     """The ordinary ``model.fit`` through the whole network (augmentation, no cache)."""
     from .data import preprocess
@@ -595,43 +609,53 @@ def _fit_full(model, data, epochs, learning_rate, augmentation, verbose, seed,
         train = ds.map(augment, num_parallel_calls=2).prefetch(1)
     val = data.val if len(data.y_val) else None
     with strategy_scope():
-        _compile(model, learning_rate, sparse=data.label_mode == "int")
-        return model.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
-                         callbacks=[EpochProgress(epochs, t("training.bar_full"), verbose,
-                                                  progress_callback)])
+        compile_with(model, recipe)
+        if recipe.source == "defaults":
+            mark_course_compiled(model)
+        history = model.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
+                            callbacks=[EpochProgress(epochs, t("training.bar_full"), verbose,
+                                                     progress_callback)])
+    history.recipe = recipe
+    return history
 
 
 def train_head_cached(model, data, epochs=None, learning_rate=None, verbose=1, *,
-                      base=None, cache_unfreeze=None, seed=None, progress_callback=None):
+                      base=None, cache_unfreeze=None, seed=None, progress_callback=None,
+                      use_compiled=True):
     """Feature extraction: train only the ``predictions`` layer on cached 1280-d features.
 
     One forward pass of the frozen base over ``data``'s in-memory photos
     (:func:`run_on_photos`) gives the pooled features of the training and validation photos;
     the learner's own ``predictions`` Dense layer is then trained on them for
-    ``epochs`` epochs with Adam(``learning_rate``, default: config ``head_lr``) and batches of
-    ``data.batch_size``. The same pass also caches the activations at the
-    boundary of ``unfreeze_last(base, cache_unfreeze)`` (default: the course's
-    ``unfreeze_last`` setting), so the next fine-tuning starts at once.
+    ``epochs`` epochs in batches of ``data.batch_size``, with what the learner compiled:
+    the compiled optimizer's class, settings and learning rate (``learning_rate``, when
+    given, replaces the rate), the compiled loss and metrics (see :mod:`course_utils.recipe`).
+    A model the learner has not compiled trains with Adam(config ``head_lr``),
+    cross-entropy and accuracy, and the run says so in one line (``verbose``).
+    ``use_compiled=False`` always takes those defaults. The same pass also caches the
+    activations at the boundary of ``unfreeze_last(base, cache_unfreeze)`` (default: the
+    course's ``unfreeze_last`` setting), so the next fine-tuning starts at once.
 
-    Returns the ``keras.callbacks.History`` with ``accuracy``, ``val_accuracy``,
-    ``loss`` and ``val_loss`` per epoch.
+    Returns the ``keras.callbacks.History`` with the compiled metrics and the loss per
+    epoch (``accuracy``, ``val_accuracy``, ``loss``, ``val_loss`` for the usual compile);
+    ``history.recipe`` is the :class:`~course_utils.recipe.Recipe` it trained with.
     """
     settings = get_settings()
     _check_model(model, data)
     epochs = check_epochs(settings.fe_epochs if epochs is None else epochs)
-    learning_rate = check_lr(settings.head_lr if learning_rate is None else learning_rate)
+    recipe = _recipe(model, data, learning_rate, settings.head_lr, use_compiled, verbose)
     k = head_boundary(model)
     cache_unfreeze = settings.unfreeze_last if cache_unfreeze is None else cache_unfreeze
     extra = (unfreeze_boundary(model, base, cache_unfreeze),)
     if not cacheable(model, k):
         raise CourseError(t("training.head_not_cacheable"))
-    return _fit_cached(model, data, k, epochs, learning_rate, t("training.bar_head"),
+    return _fit_cached(model, data, k, epochs, recipe, t("training.bar_head"),
                        verbose, seed, progress_callback, extra)
 
 
 def fine_tune_cached(model, base, data, unfreeze=20, learning_rate=None, epochs=None,
                      verbose=1, *, augmentation=None, keep_batchnorm_frozen=True, seed=None,
-                     progress_callback=None):
+                     progress_callback=None, use_compiled=True):
     """Fine-tuning: unfreeze the last ``unfreeze`` layers of ``base`` and train the top.
 
     Uses :func:`course_utils.model.unfreeze_last` (BatchNorm stays frozen and
@@ -640,26 +664,32 @@ def fine_tune_cached(model, base, data, unfreeze=20, learning_rate=None, epochs=
     only the unfrozen layers and the head. With ``augmentation`` (a Keras
     layer applied to the ``uint8``-range photos before preprocessing) every
     epoch must see new pixels, so it falls back to the full ``model.fit``.
-    ``unfreeze=None`` keeps the trainable flags as they are; ``learning_rate``
-    defaults to the config's ``fine_tune_lr`` (the source's 1e-5).
+    ``unfreeze=None`` keeps the trainable flags as they are.
 
-    Returns the ``keras.callbacks.History`` of the run.
+    It trains with what the learner compiled, as :func:`train_head_cached` does: the
+    compiled optimizer (class, settings, learning rate; ``learning_rate``, when given,
+    replaces the rate), loss and metrics. A model the learner has not compiled (or only
+    the course compiled, after an earlier fast path) trains with Adam(config
+    ``fine_tune_lr``, the source's 1e-5), cross-entropy and accuracy, and the run says so.
+
+    Returns the ``keras.callbacks.History`` of the run; ``history.recipe`` says what it
+    trained with.
     """
     from .model import unfreeze_last
 
     settings = get_settings()
     _check_model(model, data)
     epochs = check_epochs(settings.ft_epochs if epochs is None else epochs)
-    learning_rate = check_lr(settings.fine_tune_lr if learning_rate is None else learning_rate)
+    recipe = _recipe(model, data, learning_rate, settings.fine_tune_lr, use_compiled, verbose)
     if unfreeze is not None:
         unfreeze_last(base, unfreeze, keep_batchnorm_frozen)
     k = trainable_boundary(model)
     splits = ("train", "val") if len(data.y_val) else ("train",)
     if (augmentation is not None or not cacheable(model, k)
             or not _fits_budget(data, crossing_tensors(model, k), splits)):
-        return _fit_full(model, data, epochs, learning_rate, augmentation, verbose, seed,
+        return _fit_full(model, data, epochs, recipe, augmentation, verbose, seed,
                          progress_callback)
-    return _fit_cached(model, data, k, epochs, learning_rate, t("training.bar_finetune"),
+    return _fit_cached(model, data, k, epochs, recipe, t("training.bar_finetune"),
                        verbose, seed, progress_callback)
 
 
@@ -701,7 +731,8 @@ def make_lab_train_fn(model, base, data, *, seed=None, verbose=0):
     The model's weights are snapshot now (the feature-extraction checkpoint)
     and restored before every run, so every click starts from the same point.
     Each run unfreezes the last ``depth`` layers (BatchNorm stays frozen),
-    fine-tunes with the cached path, calls ``progress_callback(done, total)``
+    fine-tunes with the cached path (Adam at the lab's learning rate, cross-entropy
+    and accuracy, whatever the model was compiled with, so runs compare), calls ``progress_callback(done, total)``
     after every epoch and returns ``{'accuracy', 'val_accuracy', 'loss',
     'val_loss'}`` (lists, one value per epoch). ``depth=0`` trains only the
     head. ``train_fn.snapshot`` holds the checkpoint, ``train_fn.restore()``
@@ -720,12 +751,12 @@ def make_lab_train_fn(model, base, data, *, seed=None, verbose=0):
         if depth:
             history = fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=lr,
                                        epochs=epochs, verbose=verbose, seed=seed,
-                                       progress_callback=progress_callback)
+                                       progress_callback=progress_callback, use_compiled=False)
         else:
             freeze(base)
             history = train_head_cached(model, data, epochs=epochs, learning_rate=lr,
                                         verbose=verbose, base=base, seed=seed,
-                                        progress_callback=progress_callback)
+                                        progress_callback=progress_callback, use_compiled=False)
         logs = history.history
         return {key: [float(v) for v in logs.get(key, [])]
                 for key in ("accuracy", "val_accuracy", "loss", "val_loss")}

@@ -218,7 +218,7 @@ def test_bad_input_is_a_course_error(data):
     model, base = _build()
     with pytest.raises(CourseError, match="epok"):
         training.train_head_cached(model, data, epochs=0, verbose=0)
-    with pytest.raises(CourseError, match="uczenia"):
+    with pytest.raises(CourseError, match="Learning rate"):
         training.fine_tune_cached(model, base, data, learning_rate=-1, epochs=1, verbose=0)
     with pytest.raises(CourseError, match="FlowerData"):
         training.train_head_cached(model, object(), epochs=1, verbose=0)
@@ -262,3 +262,128 @@ def test_run_on_photos_matches_predict_with_a_partial_batch(data):
     np.testing.assert_allclose(probs, _full_probs(model, data, "train"), atol=1e-4)
     empty = training.run_on_photos(model, photos[:0])[0]
     assert empty.shape == (0, data.num_classes)
+
+
+# ---------------------------------------------------------------- the learner's compile
+
+def _compiled(optimizer, loss="categorical_crossentropy", metrics=("accuracy",), seed=0):
+    model, base = _build(seed)
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics))
+    return model, base
+
+
+def test_head_fast_path_trains_with_the_compiled_optimizer_and_rate(data, capsys):
+    import keras
+
+    from course_utils import training
+
+    model, base = _compiled(keras.optimizers.Adam(1e-4))
+    learners_optimizer = model.optimizer
+    start = [w.copy() for w in model.get_layer("predictions").get_weights()]
+    history = training.train_head_cached(model, data, epochs=2, base=base)
+    used = training.top_model(model, training.head_boundary(model)).optimizer
+    assert used is history.recipe.optimizer and isinstance(used, keras.optimizers.Adam)
+    assert float(used.learning_rate) == pytest.approx(1e-4)
+    assert int(used.iterations) == 2 * int(np.ceil(len(data.y_train) / data.batch_size))  # it did the steps
+    assert model.optimizer is learners_optimizer  # the learner's compile is left as it was
+    assert "model.compile" in capsys.readouterr().out and history.recipe.source == "compiled"
+    at_1e4 = model.get_layer("predictions").get_weights()
+
+    slower, base2 = _compiled(keras.optimizers.Adam(1e-5))
+    slower.get_layer("predictions").set_weights(start)
+    training.train_head_cached(slower, data, epochs=2, base=base2, verbose=0)
+    at_1e5 = slower.get_layer("predictions").get_weights()
+    moved_4 = np.abs(at_1e4[0] - start[0]).mean()
+    moved_5 = np.abs(at_1e5[0] - start[0]).mean()
+    assert moved_4 > 5 * moved_5 > 0  # ten times the rate moves the head much further
+
+
+def test_head_fast_path_equals_model_fit_with_the_same_compile(data):
+    import keras
+
+    from course_utils import training
+
+    cached, base = _compiled(keras.optimizers.Adam(1e-4))
+    start = cached.get_weights()
+    training.train_head_cached(cached, data, epochs=2, base=base, verbose=0)
+    naive, _ = _compiled(keras.optimizers.Adam(1e-4))
+    naive.set_weights(start)
+    naive.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=False)
+    naive.fit(data.train, validation_data=data.val, epochs=2, verbose=0)
+    for a, b in zip(cached.get_layer("predictions").get_weights(), naive.get_layer("predictions").get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_fine_tune_fast_path_keeps_the_compiled_optimizer_class_and_settings(data):
+    import keras
+
+    from course_utils import training
+    from course_utils.model import unfreeze_last
+
+    model, base = _build()
+    unfreeze_last(base, 20)
+    top2 = keras.metrics.TopKCategoricalAccuracy(k=2, name="top2")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+                  loss="categorical_crossentropy", metrics=["accuracy", top2])
+    history = training.fine_tune_cached(model, base, data, unfreeze=None, epochs=1, verbose=0)
+    used = history.recipe.optimizer
+    assert used is training.top_model(model, training.trainable_boundary(model)).optimizer
+    assert isinstance(used, keras.optimizers.SGD) and used.momentum == pytest.approx(0.9)
+    assert float(used.learning_rate) == pytest.approx(0.01)
+    assert {"top2", "val_top2", "accuracy", "val_accuracy"} <= set(history.history)
+    # an explicit learning_rate replaces only the rate
+    history = training.fine_tune_cached(model, base, data, unfreeze=None, learning_rate=1e-3,
+                                        epochs=1, verbose=0)
+    assert isinstance(history.recipe.optimizer, keras.optimizers.SGD)
+    assert float(history.recipe.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert history.recipe.optimizer.momentum == pytest.approx(0.9)
+
+
+def test_uncompiled_model_trains_with_the_defaults_and_says_so(data, capsys):
+    from course_utils import training
+    from course_utils.config import get_settings
+
+    model, base = _build()
+    history = training.train_head_cached(model, data, epochs=1, base=base)
+    out = capsys.readouterr().out
+    assert "ustawieniami domyślnymi kursu" in out and f"learning_rate={get_settings().head_lr:g}" in out
+    assert history.recipe.source == "defaults"
+    # the course compiled the model afterwards; that is not the learner's compile
+    history = training.fine_tune_cached(model, base, data, unfreeze=20, epochs=1, verbose=0)
+    assert history.recipe.source == "defaults"
+    assert history.recipe.learning_rate == pytest.approx(get_settings().fine_tune_lr)
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "kategoryczna"])
+def test_a_loss_the_labels_cannot_take_is_one_polish_line(data, loss):
+    import keras
+
+    from course_utils import training
+    from course_utils.errors import CourseError
+
+    model, base = _compiled(keras.optimizers.Adam(1e-4), loss=loss)
+    with pytest.raises(CourseError) as info:
+        training.train_head_cached(model, data, epochs=1, base=base, verbose=0)
+    message = str(info.value)
+    assert "\n" not in message and "straty" in message and "categorical_crossentropy" in message
+    with pytest.raises(CourseError):
+        training.fine_tune_cached(model, base, data, epochs=1, verbose=0)
+
+
+def test_int_labels_need_the_sparse_loss(data):
+    import keras
+
+    from course_utils import training
+    from course_utils.errors import CourseError
+
+    model, base = _compiled(keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    data.label_mode = "int"
+    try:
+        history = training.train_head_cached(model, data, epochs=1, base=base, verbose=0)
+        assert history.recipe.loss == "sparse_categorical_crossentropy"
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        with pytest.raises(CourseError, match="sparse_categorical_crossentropy"):
+            training.train_head_cached(model, data, epochs=1, base=base, verbose=0)
+    finally:
+        data.label_mode = "categorical"

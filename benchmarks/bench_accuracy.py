@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench_transfer import DEFAULT_DATA, DEFAULT_WEIGHTS
+
+from course_utils import config
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "accuracy.json"
 
@@ -37,13 +38,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("COURSE_DATA_DIR", DEFAULT_DATA))
     parser.add_argument("--weights", default=os.environ.get("COURSE_WEIGHTS", DEFAULT_WEIGHTS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2, 3, 4])
-    parser.add_argument("--ft-lrs", type=float, nargs="+", default=[1e-5, 1e-4])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[config.SEED, 1, 2, 3, 4])
+    parser.add_argument("--ft-lrs", type=float, nargs="+", default=[config.FINE_TUNE_LR, 1e-4])
     parser.add_argument("--per-class", type=int, default=0, help="photos per class (0 = all)")
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--fe-epochs", type=int, default=10)
-    parser.add_argument("--ft-epochs", type=int, default=10)
-    parser.add_argument("--unfreeze", type=int, default=20)
+    parser.add_argument("--image-size", type=int, default=config.IMAGE_SIZE)
+    parser.add_argument("--fe-epochs", type=int, default=config.FE_EPOCHS)
+    parser.add_argument("--ft-epochs", type=int, default=config.FT_EPOCHS)
+    parser.add_argument("--unfreeze", type=int, default=config.UNFREEZE_LAST)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 

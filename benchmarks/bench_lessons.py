@@ -23,8 +23,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course_utils.config import offline_assets
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"  # the offline assets beside the repo
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "lessons.json"
 PEAK_CELL = ("import resource\n"
              "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
@@ -69,7 +70,7 @@ def run_lesson(path, timeout, top):
 def _environment(args, home):
     """The course's settings for the kernels: offline assets beside the repo, one home."""
     env = {"COURSE_HOME": str(home), "MPLBACKEND": "Agg", "COURSE_FAST": "1" if args.fast else "0"}
-    photos, weights = SHARED / "data" / "flower_photos", SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5"
+    photos, weights = offline_assets(REPO)  # beside the repo
     if photos.is_dir() and not os.environ.get("COURSE_DATA_DIR"):
         env["COURSE_DATA_DIR"] = str(photos)
     if weights.is_file() and not os.environ.get("COURSE_WEIGHTS"):

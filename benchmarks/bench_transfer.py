@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"  # the offline assets beside the repo
-DEFAULT_DATA = str(SHARED / "data" / "flower_photos")
-DEFAULT_WEIGHTS = str(SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5")
+from course_utils import config
+
+SHARED_PHOTOS, SHARED_WEIGHTS = config.offline_assets(Path(__file__).resolve().parents[1])
+DEFAULT_DATA, DEFAULT_WEIGHTS = str(SHARED_PHOTOS), str(SHARED_WEIGHTS)  # the offline assets beside the repo
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -121,13 +122,13 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=os.environ.get("COURSE_DATA_DIR", DEFAULT_DATA))
     parser.add_argument("--weights", default=os.environ.get("COURSE_WEIGHTS", DEFAULT_WEIGHTS))
     parser.add_argument("--per-class", type=int, default=0, help="photos per class (0 = all)")
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--fe-epochs", type=int, default=10)
-    parser.add_argument("--ft-epochs", type=int, default=10)
-    parser.add_argument("--unfreeze", type=int, default=20)
-    parser.add_argument("--fe-lr", type=float, default=1e-3)
-    parser.add_argument("--ft-lr", type=float, default=1e-5)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--image-size", type=int, default=config.IMAGE_SIZE)
+    parser.add_argument("--fe-epochs", type=int, default=config.FE_EPOCHS)
+    parser.add_argument("--ft-epochs", type=int, default=config.FT_EPOCHS)
+    parser.add_argument("--unfreeze", type=int, default=config.UNFREEZE_LAST)
+    parser.add_argument("--fe-lr", type=float, default=config.HEAD_LR)
+    parser.add_argument("--ft-lr", type=float, default=config.FINE_TUNE_LR)
+    parser.add_argument("--seed", type=int, default=config.SEED)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of the floor pass and of each cached phase (median reported)")
@@ -166,7 +167,7 @@ def main(argv=None):
 
     def keras_predict():
         for split in ("train", "val"):
-            model.predict(data.dataset(split, shuffle=False, batch_size=32), verbose=0)
+            model.predict(data.dataset(split, shuffle=False, batch_size=config.BATCH_SIZE), verbose=0)
     _, predict_s, _ = timed(keras_predict, rss)
 
     def fresh_start():  # the same initial weights and an empty cache for every FE run

@@ -26,6 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
+from . import config
 from .errors import CourseError
 from .messages import t
 
@@ -80,7 +81,6 @@ def cmd_train(args):
     source = args.data_dir or settings.data_dir or "tfds"
     if source != "tfds":
         from .data import list_photos
-
         from .small_data import check_minimums
 
         names, items, _ = list_photos(Path(source))  # a missing or empty folder fails before TensorFlow loads
@@ -277,9 +277,12 @@ def build_parser():
     train.add_argument("--per-class", type=int, help="ile zdjęć na klasę (0 = wszystkie)")
     train.add_argument("--fe-epochs", type=_epochs_arg("--fe-epochs"), help="epoki ekstrakcji cech")
     train.add_argument("--ft-epochs", type=_epochs_arg("--ft-epochs"), help="epoki dostrajania")
-    train.add_argument("--unfreeze", type=int, help="ile ostatnich warstw bazy odmrozić (domyślnie 20)")
+    train.add_argument("--unfreeze", type=int,
+                       help=f"ile ostatnich warstw bazy odmrozić (domyślnie {config.UNFREEZE_LAST})")
     train.add_argument("--seed", type=int)
-    train.add_argument("--fast", action="store_true", help="tryb szybki: 20 zdjęć na klasę, 96 px, 3+2 epoki")
+    train.add_argument("--fast", action="store_true",
+                       help=f"tryb szybki: {config.FAST_PER_CLASS} zdjęć na klasę, {config.FAST_IMAGE_SIZE} px, "
+                            f"{config.FAST_FE_EPOCHS}+{config.FAST_FT_EPOCHS} epoki")
     train.add_argument("--verbose", action="store_true", help="pokaż komunikaty TensorFlow")
     train.set_defaults(func=cmd_train)
 
@@ -289,7 +292,8 @@ def build_parser():
     predict.add_argument("--verbose", action="store_true", help="pokaż komunikaty TensorFlow")
     predict.set_defaults(func=cmd_predict)
 
-    export = sub.add_parser("export", help="zapisz model dla telefonu (TensorFlow Lite, przetwarzanie wstępne w środku)")
+    export = sub.add_parser("export",
+                            help="zapisz model dla telefonu (TensorFlow Lite, przetwarzanie wstępne w środku)")
     export.add_argument("model", help="plik .keras zapisany przez `train`")
     export.add_argument("--format", default="tflite", help="format pliku: tflite")
     export.add_argument("--out", required=True, help="plik wynikowy .tflite (obok: NAZWA.labels.txt z nazwami klas)")

@@ -27,7 +27,24 @@ from .messages import t
 SEED = 42
 SPLIT_RATIOS = (0.8, 0.1, 0.1)  # train / validation / test, stratified per class
 IMAGE_SIZES = (96, 128, 160, 192, 224)
+IMAGE_SIZE, FAST_IMAGE_SIZE = 224, 96  # MobileNetV2's ImageNet size; fast mode's
+BATCH_SIZE = 32  # photos per paczka, in training and in prediction
+FAST_PER_CLASS = 20  # photos per class in fast mode (full mode: all)
+FE_EPOCHS, FAST_FE_EPOCHS = 10, 3  # feature-extraction epochs
+FT_EPOCHS, FAST_FT_EPOCHS = 10, 2  # fine-tuning epochs
+UNFREEZE_LAST = 20  # the source's fine-tuning depth: the last 20 layers of the base
+HEAD_LR = 1e-3  # Adam's default, as in the source's feature extraction
+FINE_TUNE_LR = 1e-5  # the source's fine-tuning learning rate
+CACHE_MB = 1536  # memory for cached activations
 FREEZE_LAB_LEARNING_RATES = (1e-3, 1e-4, 1e-5)  # the learning rates FreezeLab offers (lessons 02, 06)
+SWEEP_LEARNING_RATES = (1e-2, 1e-3, 1e-4, 1e-5)  # the learning-rate experiment (experiments)
+HEAD_LAYER = "predictions"  # the classification head's Dense layer (model.add_head)
+POOL_LAYER = "global_avg_pool"  # the head's pooling layer, the features' source
+# The offline assets (photos, weights), relative to the repository root; the Makefile and
+# .ci/run spell the same place as ../shared.
+SHARED_DIR = Path("..", "shared")
+SHARED_PHOTOS = Path("data", "flower_photos")
+SHARED_WEIGHTS = Path("models", "mobilenet_v2_1.0_224_imagenet_no_top.h5")
 
 # lesson 10 (own photos, small data, export): the rules and defaults in one place
 OWN_MIN_CLASSES = 2  # fewer classes is not a classification
@@ -59,7 +76,7 @@ class Settings:
     weights: str
     home: Path
     progress_file: Path
-    cache_mb: int = 1536
+    cache_mb: int = CACHE_MB
     seed: int = SEED
     split_ratios: tuple = SPLIT_RATIOS
 
@@ -116,24 +133,30 @@ def get_settings(fast=None):
     """Read the settings from the environment; ``fast=True/False`` overrides the mode."""
     fast = (_flag("COURSE_FAST") or _flag("CI")) if fast is None else fast
     home = _path("COURSE_HOME") or Path.home() / ".transfer_course"
-    per_class = _int("COURSE_PER_CLASS", 20 if fast else 0) or None
+    per_class = _int("COURSE_PER_CLASS", FAST_PER_CLASS if fast else 0) or None
     weights = os.environ.get("COURSE_WEIGHTS", "").strip() or "imagenet"
     return Settings(
         fast=fast,
-        image_size=_int("COURSE_IMAGE_SIZE", 96 if fast else 224),
-        batch_size=32,
-        fe_epochs=3 if fast else 10,
-        ft_epochs=2 if fast else 10,
-        unfreeze_last=20,
-        head_lr=1e-3,  # Adam's default, as in the source's feature extraction
-        fine_tune_lr=1e-5,
+        image_size=_int("COURSE_IMAGE_SIZE", FAST_IMAGE_SIZE if fast else IMAGE_SIZE),
+        batch_size=BATCH_SIZE,
+        fe_epochs=FAST_FE_EPOCHS if fast else FE_EPOCHS,
+        ft_epochs=FAST_FT_EPOCHS if fast else FT_EPOCHS,
+        unfreeze_last=UNFREEZE_LAST,
+        head_lr=HEAD_LR,
+        fine_tune_lr=FINE_TUNE_LR,
         per_class=per_class,
         data_dir=_path("COURSE_DATA_DIR"),
         weights=weights,
         home=home,
         progress_file=_path("COURSE_PROGRESS_FILE") or home / "progress.json",
-        cache_mb=_int("COURSE_CACHE_MB", 1536, minimum=1),
+        cache_mb=_int("COURSE_CACHE_MB", CACHE_MB, minimum=1),
     )
+
+
+def offline_assets(repo):
+    """``(photos folder, weights file)`` where the offline assets lie beside the checkout at ``repo``."""
+    shared = (Path(repo) / SHARED_DIR).resolve()
+    return shared / SHARED_PHOTOS, shared / SHARED_WEIGHTS
 
 
 def _version(package):

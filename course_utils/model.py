@@ -9,7 +9,7 @@ from .backend import import_tensorflow
 import_tensorflow()
 import keras
 
-from .config import IMAGE_SIZES, get_settings
+from .config import HEAD_LAYER, IMAGE_SIZES, POOL_LAYER, get_settings
 from .errors import CourseError
 from .messages import t
 from .validate import keras_model
@@ -41,9 +41,9 @@ def build_base(image_size=None, weights=None):
 
 def add_head(base, num_classes=5):
     """Add the source's head: GlobalAveragePooling2D + Dense(num_classes, softmax)."""
-    features = keras.layers.GlobalAveragePooling2D(name="global_avg_pool")(base.output)
+    features = keras.layers.GlobalAveragePooling2D(name=POOL_LAYER)(base.output)
     # float32 even under a mixed_float16 policy (GPU): a stable softmax
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions",
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name=HEAD_LAYER,
                                  dtype="float32")(features)
     return keras.Model(inputs=base.input, outputs=outputs, name="flowers_mobilenetv2")
 

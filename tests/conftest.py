@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.config import offline_assets
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-# The offline assets: from the environment (.ci/run, the Makefile) or ../shared beside the repo.
-PHOTOS = Path(os.environ.get("COURSE_DATA_DIR") or SHARED / "data" / "flower_photos")
-WEIGHTS = Path(os.environ.get("COURSE_WEIGHTS")
-               or SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5")
+# The offline assets: from the environment (.ci/run, the Makefile) or ../shared beside the repo (config).
+_SHARED_PHOTOS, _SHARED_WEIGHTS = offline_assets(REPO)
+PHOTOS = Path(os.environ.get("COURSE_DATA_DIR") or _SHARED_PHOTOS)
+WEIGHTS = Path(os.environ.get("COURSE_WEIGHTS") or _SHARED_WEIGHTS)
 
 
 def _asset(env, path):

@@ -12,7 +12,7 @@ import keras
 from .config import HEAD_LAYER, IMAGE_SIZES, POOL_LAYER, get_settings
 from .errors import CourseError
 from .messages import t
-from .validate import keras_model
+from .validate import is_int, keras_model
 
 ParamCounts = namedtuple("ParamCounts", "trainable non_trainable total")
 
@@ -67,7 +67,7 @@ def freeze(base):
 
 def check_depth(base, n):
     """Raise a one-line CourseError unless 0 <= n <= number of layers of the base."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if not is_int(n):
         raise CourseError(t("model.depth_not_int", value=n))
     if not 0 <= n <= len(base.layers):
         raise CourseError(t("model.depth_out_of_range", value=n, max=len(base.layers)))

@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from .errors import CourseError  # noqa: E402
 from .messages import t  # noqa: E402
 from .model import BLOCKS, block_of, check_depth, is_batchnorm, trainable_flags, unfreeze_flags  # noqa: E402,F401
+from .validate import int_at_least, is_int  # noqa: E402
 
 HISTORY_KEYS = ("accuracy", "val_accuracy", "loss", "val_loss")
 TRAINABLE_COLOR = "#2a9d8f"
@@ -213,9 +214,7 @@ def _labels(labels, name, count, num_classes):
 
 def _check_n(n, maximum):
     """``n`` as an int between 1 and ``maximum`` (larger values are capped)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise CourseError(t("plots.bad_n", value=n, max=maximum))
-    return min(int(n), maximum)
+    return min(int_at_least(n, 1, "plots.bad_n", max=maximum), maximum)
 
 
 def _grid(fig, count, cols=None):
@@ -286,13 +285,13 @@ def _probs(probs, count, num_classes=None):
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
-    """Counts: row = true class, column = predicted class."""
+    """Counts: row = true class, column = predicted class (``sklearn.metrics.confusion_matrix``)."""
+    from sklearn.metrics import confusion_matrix as counts
+
     y_true = np.asarray(y_true).reshape(-1)
     y_true = _labels(y_true, "y_true", len(y_true), num_classes)
     y_pred = _labels(y_pred, "y_pred", len(y_true), num_classes)
-    matrix = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
+    return counts(y_true, y_pred, labels=np.arange(num_classes)).astype(int)
 
 
 def plot_confusion_matrix(y_true, y_pred, class_names):
@@ -317,8 +316,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names):
 
 def most_confident_mistakes(y_true, probs, k=9):
     """Indices of the ``k`` wrong predictions with the highest confidence, most confident first."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise CourseError(t("plots.bad_k", value=k))
+    int_at_least(k, 0, "plots.bad_k")
     y_true = np.asarray(y_true).reshape(-1)
     probs = _probs(probs, len(y_true))
     y_true = _labels(y_true, "y_true", len(y_true), probs.shape[1])
@@ -430,7 +428,7 @@ def plot_activations(base, image, layer_name, n=16):
     maps = activations(base, image, [name])[0]
     if maps.ndim != 3:
         raise CourseError(t("plots.not_conv_output", name=name, shape=maps.shape))
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= maps.shape[-1]:
+    if not is_int(n) or not 1 <= n <= maps.shape[-1]:
         raise CourseError(t("plots.bad_n", value=n, max=maps.shape[-1]))
     return plot_feature_maps(maps, name, n)
 

@@ -7,7 +7,7 @@ at the start of a word. :func:`find_banned` finds them in any text.
 """
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from html import escape
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from .messages import t
 GLOSSARY_FILE = Path(__file__).resolve().parent.parent / "assets" / "glossary.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_glossary(path=None):
     """The list of terms from ``assets/glossary.json`` (or ``path``)."""
     with open(path or GLOSSARY_FILE, encoding="utf-8") as f:

@@ -36,9 +36,9 @@ import keras  # noqa: E402  (after the quiet TensorFlow import)
 import numpy as np  # noqa: E402
 
 from .config import get_settings  # noqa: E402
-from .model import is_batchnorm  # noqa: E402
 from .errors import CourseError  # noqa: E402
 from .messages import t  # noqa: E402
+from .model import is_batchnorm  # noqa: E402
 from .recipe import compile_with, mark_course_compiled, targets, training_recipe  # noqa: E402
 
 HEAD_LAYER = "predictions"

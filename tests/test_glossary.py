@@ -11,11 +11,10 @@ import string
 import tokenize
 
 import pytest
+from conftest import REPO
 
 from course_utils import glossary
 from course_utils.messages import PL, number, t
-
-from conftest import REPO
 
 REQUIRED_CONCEPTS = {
     "pretrained-model", "feature-extraction", "fine-tuning", "freezing", "head", "feature-map",
@@ -27,7 +26,7 @@ REQUIRED_CONCEPTS = {
 def code_strings(source):
     """The string literals and comments of a code cell (not its identifiers)."""
     kinds = {tokenize.STRING, tokenize.COMMENT}
-    kinds |= {getattr(tokenize, "FSTRING_MIDDLE")} if hasattr(tokenize, "FSTRING_MIDDLE") else set()
+    kinds |= {tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set()
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError):
@@ -160,7 +159,7 @@ def test_show_glossary_renders_every_term_as_html_and_text():
 
 def test_every_plural_field_in_the_messages_has_three_forms():
     for key, text in PL.items():
-        for _, field, spec, _ in string.Formatter().parse(text):
+        for _, _field, spec, _ in string.Formatter().parse(text):
             if spec and spec.startswith("plural:"):
                 assert len(spec[len("plural:"):].split("|")) == 3, key
 

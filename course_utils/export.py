@@ -53,11 +53,32 @@ def labels_path(path):
 
 @contextlib.contextmanager
 def quiet():
-    """The converter prints the whole traced signature to stdout: keep it out of the lesson."""
+    """Keep the converter's and the interpreter's chatter out of the lesson.
+
+    The converter prints the whole traced signature to stdout; TensorFlow Lite's C++ code
+    writes "Created TensorFlow Lite XNNPACK delegate" straight to file descriptor 2.
+    """
+    import sys
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
+            try:
+                sys.__stderr__.flush()
+                saved = os.dup(2)
+            except (OSError, AttributeError, ValueError):
+                saved = None
+            if saved is None:
+                yield
+                return
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                os.close(devnull)
 
 
 def tflite_bytes(model):
@@ -117,10 +138,11 @@ def tflite_predict(path_or_bytes, photos):
     size = int(inp["shape"][1])
     if photos.ndim != 4 or photos.shape[1:] != (size, size, 3):
         raise CourseError(t("export.bad_photos", shape=photos.shape, size=size))
-    it.resize_tensor_input(inp["index"], (len(photos), size, size, 3))
-    it.allocate_tensors()
-    it.set_tensor(inp["index"], photos.astype(np.float32))
-    it.invoke()
+    with quiet():  # the XNNPACK delegate announces itself on the first allocation
+        it.resize_tensor_input(inp["index"], (len(photos), size, size, 3))
+        it.allocate_tensors()
+        it.set_tensor(inp["index"], photos.astype(np.float32))
+        it.invoke()
     return np.array(it.get_tensor(out["index"]))
 
 
@@ -145,4 +167,4 @@ def describe_comparison(result):
     from .small_data import percent
 
     return t("export.compare_line", n=result["n"], agreement=percent(result["agreement"]),
-             diff=f"{result['max_abs_diff']:.1e}")
+             diff=f"{result['max_abs_diff']:.1e}".replace(".", ","))

@@ -374,3 +374,33 @@ class PhotoStudio:
 
     def __repr__(self):
         return self.summary()
+
+
+def choose_source(store=None, folder=None, settings=None):
+    """The folder lesson 10 trains on, and one Polish line saying which it is.
+
+    ``folder`` (a path the learner set) wins; then the studio's photos when there are at
+    least 2 classes of at least 5 photos; otherwise the demo of the course's own photos.
+    """
+    settings = settings or get_settings()
+    if folder:
+        path = Path(folder).expanduser()
+        return path, t("own.source_folder", path=path)
+    store = store if isinstance(store, PhotoStore) else PhotoStore(store)
+    counts = store.counts()
+    if len(counts) >= OWN_MIN_CLASSES and min(counts.values()) >= OWN_MIN_PER_CLASS:
+        return store.root, t("own.source_own", path=store.root)
+    root = demo_folder(settings)
+    n = min(len(list(p.iterdir())) for p in root.iterdir() if p.is_dir())
+    classes = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir()))
+    return root, t("own.source_demo", classes=classes, n=photos_word(n), path=root)
+
+
+def try_photo(model, class_names):
+    """Lesson 07's PhotoClassifier with a message that fits any classes (upload, probabilities)."""
+    from .widgets import PhotoClassifier
+
+    widget = PhotoClassifier(model, class_names)
+    widget._show(t("own.try_ready", size=widget.image_size))
+    widget.upload.accept = "image/*"
+    return widget

@@ -40,6 +40,14 @@ def _photos(n):
     return count(n, "zdjęcie", "zdjęcia", "zdjęć")
 
 
+def _steps(n):
+    return count(n, "krok", "kroki", "kroków")
+
+
+def _epochs(n):
+    return count(n, "epoka", "epoki", "epok")
+
+
 # ---------------------------------------------------------------- rules
 
 def check_minimums(class_names, counts, min_per_class=OWN_MIN_PER_CLASS):
@@ -114,6 +122,14 @@ def steps_plan(n_photos, batch_size, epochs, min_steps):
     per_epoch = math.ceil(n_photos / batch_size)
     steps = max(epochs * per_epoch, int(min_steps))
     return epochs, math.ceil(steps / epochs)
+
+
+def describe_steps(n_photos, batch_size, plain_epochs, epochs, steps_per_epoch):
+    """One Polish line: how few updates plain epochs give, and what the plan trains instead."""
+    plain = plain_epochs * math.ceil(n_photos / batch_size)
+    return t("own.steps_line", n=_photos(n_photos), batch=batch_size, plain_epochs=_epochs(plain_epochs),
+             plain=_steps(plain), epochs=_epochs(epochs), per_epoch=_steps(steps_per_epoch),
+             total=_steps(epochs * steps_per_epoch))
 
 
 def repeated(features, labels, batch_size, seed):
@@ -215,8 +231,8 @@ class KFoldResult:
         low, high = self.interval
         correct = int(np.sum(self.predicted == self.labels))
         return t("own.kfold_line", k=self.k, acc=percent(self.accuracy), low=percent(low, 0),
-                 high=percent(high, 0), correct=correct, n=_photos(self.n), steps=self.steps,
-                 seconds=f"{self.seconds:.1f}".replace(".", ","))
+                 high=percent(high, 0), hits=count(correct, "trafienie", "trafienia", "trafień"),
+                 n=_photos(self.n), steps=_steps(self.steps), seconds=f"{self.seconds:.1f}".replace(".", ","))
 
 
 def kfold_estimate(model, data, k=None, epochs=None, min_steps=None, learning_rate=None, seed=None):

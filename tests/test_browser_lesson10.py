@@ -2,7 +2,7 @@
 
 JupyterLab + Debian's Chromium (tests/browser_support.py): the learner's steps in
 10_wlasny_klasyfikator.ipynb are typing two class names, choosing 6 real photos for each
-with the file dialog (Playwright's ``set_input_files`` on the upload widget's file input),
+with the file dialog (Playwright's file chooser, ``set_files`` = ``set_input_files`` on the widget's file input),
 then running the lesson down to the k-fold estimate. The photos must land in the course
 home, the lesson must train on them (not on the demo) and the page must show the accuracy
 the kernel computed. Skipped only when /usr/bin/chromium is missing and
@@ -71,7 +71,13 @@ def test_upload_train_and_see_the_accuracy(lab, photos_dir):
                                                                               has_text=name))
                 row.first.wait_for(timeout=20_000)
                 photos = sorted((photos_dir / source).glob("*.jpg"))[:6]
-                row.first.locator("input[type=file]").set_input_files([str(p) for p in photos])
+                # ipywidgets 8 keeps the upload's <input type=file> out of the page (a button opens it),
+                # so the photos go in through the file chooser it opens: FileChooser.set_files is
+                # Playwright's set_input_files on that input
+                with page.page.expect_file_chooser() as chooser:
+                    row.first.locator(".photo-studio-upload").click()
+                assert chooser.value.is_multiple(), "the upload button does not accept several files"
+                chooser.value.set_files([str(p) for p in photos])
                 wait_text(row.first.locator(".photo-studio-class"), r"6 zdjęć", 60, f"the row of {name}")
 
         with page.step("the photos are in the course home"):

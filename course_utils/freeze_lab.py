@@ -17,7 +17,7 @@ The ``train_fn`` contract (the real one lives in ``course_utils.training``)::
 
 Every control catches bad input and shows one Polish line in ``message``.
 """
-import time
+from time import perf_counter
 
 import ipywidgets as widgets
 
@@ -270,14 +270,14 @@ class FreezeLab(Widget):
 
     def _call_train_fn(self, depth, lr):
         """Run train_fn, time it, check its history; any error becomes one CourseError line."""
-        start = time.perf_counter()
+        start = perf_counter()
         try:
             raw = self.train_fn(depth, lr, self.epochs, self._progress)
         except CourseError:
             raise
         except Exception as exc:
             raise CourseError(t("widgets.train_failed", error=f"{type(exc).__name__}: {exc}")) from None
-        seconds = time.perf_counter() - start
+        seconds = perf_counter() - start
         try:
             history = history_dict(raw)
         except CourseError as exc:

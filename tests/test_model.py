@@ -8,9 +8,22 @@ from course_utils.errors import CourseError
 
 
 @pytest.fixture(scope="module")
-def built(weights_path):
+def built_once(weights_path):
     model, base = m.build_model(num_classes=5, image_size=96, weights=str(weights_path))
     return model, base
+
+
+@pytest.fixture
+def built(built_once):
+    """The module's model with a frozen base; frozen again afterwards, even when the test fails."""
+    m.freeze(built_once[1])
+    yield built_once
+    m.freeze(built_once[1])
+
+
+def by_hand(layers):
+    """Trainable parameters of some layers, counted from their variables' shapes."""
+    return sum(int(np.prod(w.shape)) for layer in layers for w in layer.trainable_weights)
 
 
 def test_weights_are_the_real_imagenet_ones(built, weights_path):
@@ -25,7 +38,6 @@ def test_weights_are_the_real_imagenet_ones(built, weights_path):
 
 def test_head_has_6405_trainable_parameters(built):
     model, base = built
-    m.freeze(base)
     counts = m.count_params(model)
     assert counts.trainable == 1280 * 5 + 5 == 6405
     assert counts.non_trainable == 2_257_984
@@ -37,34 +49,32 @@ def test_unfreeze_last_20_layers_keeps_batchnorm_frozen(built):
     model, base = built
     n = m.unfreeze_last(base, 20)
     last = base.layers[-20:]
-    bn = [l for l in last if isinstance(l, keras.layers.BatchNormalization)]
+    bn = [layer for layer in last if isinstance(layer, keras.layers.BatchNormalization)]
     assert n == 20 - len(bn) == 13
-    assert all(not l.trainable for l in base.layers[:-20])
-    assert all(l.trainable for l in last if l not in bn) and not any(l.trainable for l in bn)
-    assert m.count_params(model).trainable == 1_201_285
-    m.freeze(base)
+    assert all(not layer.trainable for layer in base.layers[:-20])
+    assert all(layer.trainable for layer in last if layer not in bn) and not any(layer.trainable for layer in bn)
+    assert m.count_params(model).trainable == 1_201_285 == 6405 + by_hand(last)
 
 
 def test_unfreeze_can_include_batchnorm(built):
     _, base = built
     assert m.unfreeze_last(base, 20, keep_batchnorm_frozen=False) == 20
-    m.freeze(base)
+    assert all(layer.trainable for layer in base.layers[-20:])
 
 
 def test_unfreeze_by_block_name_and_index(built):
     _, base = built
     assert m.block_start_index(base, "block_15") == len(base.layers) - 20
     by_name = m.unfreeze_from(base, "block_15")
-    flags_name = [l.trainable for l in base.layers]
+    flags_name = [layer.trainable for layer in base.layers]
     by_index = m.unfreeze_from(base, len(base.layers) - 20)
-    assert by_name == by_index and flags_name == [l.trainable for l in base.layers]
+    assert by_name == by_index and flags_name == [layer.trainable for layer in base.layers]
     assert m.unfreeze_from(base, "Conv_1") == 2  # Conv_1 and out_relu; Conv_1_bn stays frozen
-    m.freeze(base)
 
 
 def test_blocks_cover_every_layer(built):
     _, base = built
-    assert {m.block_of(l.name) for l in base.layers} == set(m.BLOCKS)
+    assert {m.block_of(layer.name) for layer in base.layers} == set(m.BLOCKS)
 
 
 def test_depth_0_and_all_layers(built):
@@ -72,10 +82,9 @@ def test_depth_0_and_all_layers(built):
     assert m.unfreeze_last(base, 0) == 0
     assert m.count_params(model).trainable == 6405
     m.unfreeze_last(base, len(base.layers), keep_batchnorm_frozen=False)
-    moving_stats = sum(2 * l.moving_mean.shape[0] for l in base.layers
-                       if isinstance(l, keras.layers.BatchNormalization))
+    moving_stats = sum(2 * layer.moving_mean.shape[0] for layer in base.layers
+                       if isinstance(layer, keras.layers.BatchNormalization))
     assert m.count_params(model).non_trainable == moving_stats == 34_112
-    m.freeze(base)
 
 
 @pytest.mark.parametrize("depth", [-1, 10_000, 2.5, "20", True])
@@ -148,7 +157,7 @@ def test_freeze_after_the_source_loop_freezes_everything(built):
     base.trainable = False
     for layer in base.layers[len(base.layers) - 20:]:  # the source's loop
         layer.trainable = True
-    assert m.count_params(model).trainable > 6405
+    assert m.count_params(model).trainable == 6405 + by_hand(base.layers[-20:]) > 6405
     m.freeze(base)
     assert m.count_params(model).trainable == 6405
 
@@ -162,3 +171,37 @@ def test_base_of_a_saved_model_shares_its_layers(built, tmp_path):
     assert m.saved_history(tmp_path / "m.keras") == {"accuracy": [0.5, 0.75]}
     with pytest.raises(CourseError, match="out_relu"):
         m.base_of(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")]))
+
+
+# --- what a depth means (FreezeLab's queries) ----------------------------------
+
+@pytest.mark.parametrize("depth", [0, 1, 3, 20, 154])  # none starts at a BatchNorm layer
+def test_counts_at_depth_predict_what_unfreezing_gives(built, depth):
+    model, base = built
+    preview = m.counts_at_depth(model, base, depth)
+    assert not any(layer.trainable for layer in base.layers)  # a preview changes no flag
+    m.unfreeze_last(base, depth)
+    assert preview == m.count_params(model)
+    assert preview.total == model.count_params() == 2_257_984 + 6405
+    assert m.current_depth(base) == depth
+    bn = [layer for layer in base.layers[len(base.layers) - depth:]
+          if isinstance(layer, keras.layers.BatchNormalization)]
+    assert m.batchnorm_in_last(base, depth) == len(bn)
+
+
+def test_current_depth_of_a_pattern_unfreeze_last_cannot_make(built):
+    _, base = built
+    base.trainable = True
+    for layer in base.layers:  # one early layer only
+        layer.trainable = layer is base.layers[10]
+    assert m.current_depth(base) is None
+    m.freeze(base)
+    assert m.current_depth(base) == 0
+
+
+def test_head_layers_and_weight_count(built):
+    model, base = built
+    head = m.head_layers(model, base)
+    assert [layer.name for layer in head] == ["global_avg_pool", "predictions"]
+    assert m.weight_count(head[1].weights) == 6405 == by_hand(head)
+    assert m.weight_count(model.weights) == model.count_params()

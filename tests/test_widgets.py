@@ -1,4 +1,5 @@
 """Tests of course_utils.widgets, driven without a browser (set values, click buttons)."""
+import html
 import re
 
 import keras
@@ -6,15 +7,25 @@ import numpy as np
 import pytest
 from conftest import PHOTOS, WEIGHTS
 
-from course_utils import plots, widgets
+from course_utils import freeze_lab, plots, widgets
 from course_utils.errors import CourseError
-from course_utils.model import BLOCKS, block_start_index, build_model, count_params, freeze, unfreeze_last
+from course_utils.messages import t
+from course_utils.model import BLOCKS, block_of, block_start_index, build_model, count_params, freeze, unfreeze_last
 
+HEAD = 5 * 1280 + 5  # Dense(5) on 1280 pooled features: kernel + bias
 
 
 @pytest.fixture(scope="module")
 def model_and_base():
     return build_model(5, 96, weights=str(WEIGHTS))
+
+
+@pytest.fixture
+def frozen(model_and_base):
+    """The module's model with its base frozen; frozen again after the test, whatever it did."""
+    freeze(model_and_base[1])
+    yield model_and_base
+    freeze(model_and_base[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +58,29 @@ class FakeTrain:
 
 
 @pytest.fixture
-def lab(model_and_base):
-    model, base = model_and_base
-    freeze(base)
+def lab(frozen):
+    model, base = frozen
     box = {}
     fake = FakeTrain(lambda: box["lab"])
     box["lab"] = widgets.FreezeLab(model, base, train_fn=fake, epochs=3)
     box["lab"].fake = fake
-    yield box["lab"]
-    freeze(base)
-
-
-def shown_count(lab):
-    """The integer in the trainable-count text, as a browser test would read it."""
-    return int(re.fullmatch(r"Parametry trenowalne: (\d+)", lab.trainable_count.value).group(1))
+    return box["lab"]
 
 
 def text(html_value):
-    """Visible text of an HTML widget value."""
-    return re.sub(r"<[^>]+>", "", html_value)
+    """Visible text of an HTML widget value, as a browser shows it."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_value))
+
+
+def shows_trainable(lab, n):
+    """True when the trainable-count line says ``n``."""
+    return text(lab.trainable_count.value) == t("widgets.trainable_count", n=n)
+
+
+def expected_trainable(base, depth):
+    """Trainable parameters after unfreezing the last ``depth`` layers, counted layer by layer from Keras."""
+    return HEAD + sum(int(np.prod(w.shape)) for layer in base.layers[len(base.layers) - depth:]
+                      if not isinstance(layer, keras.layers.BatchNormalization) for w in layer.weights)
 
 
 # --- freezing ---------------------------------------------------------------
@@ -73,7 +88,7 @@ def text(html_value):
 def test_initial_state_reflects_frozen_base(lab, model_and_base):
     model, base = model_and_base
     assert lab.slider.max == len(base.layers) and lab.slider.value == 0
-    assert shown_count(lab) == count_params(model).trainable == 5 * 1280 + 5
+    assert count_params(model).trainable == HEAD and shows_trainable(lab, HEAD)
     assert lab.picture.value.tobytes().startswith(b"\x89PNG")
 
 
@@ -81,14 +96,13 @@ def test_slider_previews_without_touching_the_model(lab, model_and_base):
     model, base = model_and_base
     lab.slider.value = 30
     assert not any(layer.trainable for layer in base.layers)
-    assert count_params(model).trainable == 6405
-    last30 = base.layers[-30:]
-    expected = 6405 + sum(int(np.prod(w.shape)) for layer in last30 if not plots.is_batchnorm(layer)
-                          for w in layer.weights)
-    assert shown_count(lab) == expected
-    batchnorm = sum(plots.is_batchnorm(layer) for layer in last30)
-    assert f"BatchNormalization w odmrożonej części: {batchnorm}." in lab.batchnorm_info.value
-    assert "Podgląd" in lab.status.value
+    assert count_params(model).trainable == HEAD
+    assert shows_trainable(lab, expected_trainable(base, 30))
+    batchnorm = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in base.layers[-30:])
+    assert batchnorm > 0 and text(lab.batchnorm_info.value) == t("widgets.batchnorm", n=batchnorm)
+    first = len(base.layers) - 30
+    assert text(lab.status.value) == t("widgets.preview", n=30, word=t("widgets.layer_many"), first=first,
+                                       block=block_of(base.layers[first].name))
 
 
 def test_apply_sets_trainable_flags_and_counts(lab, model_and_base):
@@ -99,10 +113,11 @@ def test_apply_sets_trainable_flags_and_counts(lab, model_and_base):
     for i, layer in enumerate(base.layers):
         assert layer.trainable == (i >= start and not plots.is_batchnorm(layer)), layer.name
     counts = count_params(model)
-    assert shown_count(lab) == counts.trainable
-    assert str(counts.non_trainable) in lab.frozen_count.value and str(counts.total) in lab.frozen_count.value
-    assert "skompiluj model ponownie" in lab.message.value
-    assert str(counts.trainable) in lab.message.value
+    assert counts.trainable == expected_trainable(base, 20) and shows_trainable(lab, counts.trainable)
+    assert text(lab.frozen_count.value) == t("widgets.frozen_count", n=counts.non_trainable, total=counts.total,
+                                             share=counts.trainable / counts.total)
+    assert text(lab.message.value) == "✅ " + t("widgets.applied", n=20, word=t("widgets.layer_many"),
+                                               trainable=counts.trainable)
     assert lab.infer_depth() == 20
 
 
@@ -113,7 +128,7 @@ def test_apply_zero_freezes_everything_again(lab, model_and_base):
     lab.slider.value = 0
     lab.apply_button.click()
     assert not any(layer.trainable for layer in base.layers)
-    assert shown_count(lab) == count_params(model).trainable == 6405
+    assert count_params(model).trainable == HEAD and shows_trainable(lab, HEAD)
 
 
 def test_block_dropdown_moves_slider_to_block_start(lab, model_and_base):
@@ -124,7 +139,8 @@ def test_block_dropdown_moves_slider_to_block_start(lab, model_and_base):
     lab.apply_button.click()
     trainable = [i for i, layer in enumerate(base.layers) if layer.trainable]
     assert trainable[0] == start and base.layers[start].name == "block_13_expand"
-    assert shown_count(lab) == count_params(model).trainable
+    assert shows_trainable(lab, count_params(model).trainable)
+    assert count_params(model).trainable == expected_trainable(base, len(base.layers) - start)
 
 
 def test_slider_at_block_start_selects_block(lab, model_and_base):
@@ -137,50 +153,57 @@ def test_slider_at_block_start_selects_block(lab, model_and_base):
 
 def test_apply_depth_out_of_range(lab, model_and_base):
     _, base = model_and_base
-    with pytest.raises(CourseError, match="od 0 do 154"):
-        lab.apply(len(base.layers) + 1)
-    with pytest.raises(CourseError, match="-1"):
-        lab.apply(-1)
-    with pytest.raises(CourseError, match="całkowitą"):
-        lab.apply(2.5)
+    n = len(base.layers)
+    for bad, message in ((n + 1, t("model.depth_out_of_range", value=n + 1, max=n)),
+                         (-1, t("model.depth_out_of_range", value=-1, max=n)),
+                         (2.5, t("model.depth_not_int", value=2.5))):
+        with pytest.raises(CourseError) as info:
+            lab.apply(bad)
+        assert str(info.value) == message
+    assert not any(layer.trainable for layer in base.layers)
     lab.slider.value = 10_000  # the slider itself clamps
     assert lab.slider.value == len(base.layers)
 
 
-def test_without_model_every_action_explains(model_and_base):
-    _, base = model_and_base
+def test_without_model_every_action_explains(frozen):
+    _, base = frozen
     lab = widgets.FreezeLab(None, base, train_fn=FakeTrain(), epochs=1)
-    assert "Najpierw zbuduj model" in lab.message.value
+    no_model = "❌ " + t("widgets.no_model")
+    assert text(lab.message.value) == no_model
     assert lab.apply_button.disabled and lab.train_button.disabled
     lab.message.value = ""
     lab.slider.value = 5
-    assert "Najpierw zbuduj model" in lab.message.value
+    assert text(lab.message.value) == no_model
     lab.message.value = ""
     lab.apply_button.click()
-    assert "Najpierw zbuduj model" in lab.message.value
-    with pytest.raises(CourseError, match="Najpierw zbuduj model"):
+    assert text(lab.message.value) == no_model
+    with pytest.raises(CourseError) as info:
         lab.apply(5)
-    assert "FreezeLab" in lab._repr_mimebundle_()["text/plain"]
+    assert str(info.value) == t("widgets.no_model")
+    assert lab._repr_mimebundle_()["text/plain"] == "FreezeLab: " + t("widgets.no_model")
+    assert not any(layer.trainable for layer in base.layers)
 
 
-def test_wrong_objects_and_set_model(model_and_base):
-    model, base = model_and_base
+def test_wrong_objects_and_set_model(frozen):
+    model, base = frozen
     lab = widgets.FreezeLab("model", base)
-    assert "typu str" in lab.message.value
+    assert text(lab.message.value) == "❌ " + t("model.not_a_model", kind="str")
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     lab.set_model(other, base)
-    assert "nie jest częścią modelu" in lab.message.value
-    freeze(base)
+    assert text(lab.message.value) == "❌ " + t("widgets.base_not_in_model")
     lab.set_model(model, base)
-    assert not lab.apply_button.disabled and shown_count(lab) == 6405
+    assert not lab.apply_button.disabled and shows_trainable(lab, HEAD)
 
 
 # --- train and compare ------------------------------------------------------
 
-def test_train_adds_row_curve_and_table(lab, model_and_base):
+def test_train_adds_row_curve_and_table(lab, model_and_base, monkeypatch):
+    _, base = model_and_base
     lab.slider.value = 20
-    expected_params = shown_count(lab)
+    expected_params = expected_trainable(base, 20)
     lab.lr.value = 1e-4
+    clock = iter([100.0, 102.5])  # the run starts at 100 s and ends at 102.5 s
+    monkeypatch.setattr(freeze_lab, "perf_counter", lambda: next(clock))
     lab.train_button.click()
     assert lab.fake.calls == [(20, 1e-4, 3)]
     assert lab.fake.disabled_during == [True]
@@ -190,12 +213,12 @@ def test_train_adds_row_curve_and_table(lab, model_and_base):
     row = lab.results[0]
     assert row["depth"] == 20 and row["lr"] == 1e-4 and row["trainable_params"] == expected_params
     assert row["best_val_accuracy"] == pytest.approx(0.52)
-    assert row["seconds"] >= 0
-    table = text(lab.table.value)
-    assert "20" in table and "1e-4" in table and str(expected_params) in table and "52.0%" in table
-    assert lab.runs[0][0] == "20 warstw, lr=1e-4"
+    assert row["seconds"] == 2.5
+    cells = re.findall(r"<td>(.*?)</td>", lab.table.value)
+    assert cells == ["20", "1e-4", str(expected_params), "52.0%", "2.5"]
+    assert lab.runs[0][0] == t("widgets.run_label", n=20, word=t("widgets.layer_many"), lr="1e-4")
     assert lab.runs_picture.value.tobytes().startswith(b"\x89PNG")
-    assert "52.0%" in lab.message.value
+    assert text(lab.message.value) == "✅ " + t("widgets.trained", acc=0.52, seconds=2.5)
 
 
 def test_second_run_overlays_first(lab):
@@ -206,7 +229,9 @@ def test_second_run_overlays_first(lab):
     lab.lr.value = 1e-3
     lab.train_button.click()
     assert [r["depth"] for r in lab.results] == [22, 5]
-    assert [label for label, _ in lab.runs] == ["22 warstwy, lr=1e-4", "5 warstw, lr=1e-3"]
+    assert [label for label, _ in lab.runs] == [
+        t("widgets.run_label", n=22, word=t("widgets.layer_few"), lr="1e-4"),
+        t("widgets.run_label", n=5, word=t("widgets.layer_many"), lr="1e-3")]
     fig = plots.plot_runs(lab.runs)
     assert len(fig.axes[0].lines) == 2
     assert lab.table.value.count("<tr>") == 3  # header + 2 runs
@@ -222,8 +247,7 @@ def test_failing_train_fn_keeps_earlier_runs(lab):
 
     lab.train_fn = broken
     lab.train_button.click()
-    assert "Trenowanie nie powiodło się" in lab.message.value and "zabrakło pamięci na GPU" in lab.message.value
-    assert "\n" not in text(lab.message.value)
+    assert text(lab.message.value) == "❌ " + t("widgets.train_failed", error="RuntimeError: zabrakło pamięci na GPU")
     assert len(lab.results) == 1 and lab.table.value.count("<tr>") == 2
     assert not lab.train_button.disabled
 
@@ -247,9 +271,8 @@ def test_bad_learning_rate_and_epochs(lab, model_and_base):
         widgets.FreezeLab(model, base, epochs=0)
 
 
-def test_no_train_fn_disables_training(model_and_base):
-    model, base = model_and_base
-    freeze(base)
+def test_no_train_fn_disables_training(frozen):
+    model, base = frozen
     lab = widgets.FreezeLab(model, base, epochs=1)
     assert lab.train_button.disabled
     assert "train_fn" in lab.message.value
@@ -257,9 +280,9 @@ def test_no_train_fn_disables_training(model_and_base):
         lab.train()
 
 
-def test_small_real_train_fn(model_and_base, photos):
+def test_small_real_train_fn(frozen, photos):
     """A real (tiny) fine-tuning run honours the contract: keras History and progress per epoch."""
-    model, base = model_and_base
+    model, base = frozen
     x, y = photos
     x = keras.applications.mobilenet_v2.preprocess_input(x.astype("float32"))
 
@@ -270,16 +293,16 @@ def test_small_real_train_fn(model_and_base, photos):
         report = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: progress_callback(epoch + 1, epochs))
         return model.fit(x, y, validation_data=(x, y), epochs=epochs, batch_size=6, verbose=0, callbacks=[report])
 
-    freeze(base)
     lab = widgets.FreezeLab(model, base, train_fn=train_fn, epochs=1)
     lab.slider.value = 3
     lab.train_button.click()
     assert lab.message.value.count("❌") == 0, lab.message.value
     assert len(lab.results) == 1 and lab.results[0]["trainable_params"] == count_params(model).trainable
-    assert 0.0 <= lab.results[0]["best_val_accuracy"] <= 1.0
+    # one epoch: the validation accuracy is that of the trained model on the same six photos
+    predicted = model.predict(x, verbose=0).argmax(axis=1)
+    assert lab.results[0]["best_val_accuracy"] == pytest.approx(np.mean(predicted == y))
     assert lab.progress.value == 1
-    assert "Tak jest teraz w modelu" in lab.status.value  # train_fn unfroze 3 layers itself
-    freeze(base)
+    assert text(lab.status.value) == t("widgets.status_applied", n=3)  # train_fn unfroze 3 layers itself
 
 
 # --- display and CSS hooks ----------------------------------------------------
@@ -294,7 +317,7 @@ def test_css_classes_and_display(lab):
     assert "freeze-lab-message" in lab.message._dom_classes
     bundle = lab._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == lab.widget.model_id
-    assert "parametry trenowalne: 6405" in bundle["text/plain"]
+    assert bundle["text/plain"] == t("widgets.freeze_plain", n=0, total=154, trainable=HEAD, runs=0)
 
 
 # --- LayerExplorer ------------------------------------------------------------

@@ -134,3 +134,21 @@ def test_demo_folder_uses_the_course_photos():
     for path, label in items:  # real copies of the course's photos of that class
         original = get_settings().data_dir / names[label] / path.name
         assert path.read_bytes() == original.read_bytes()
+
+
+def test_choose_source_prefers_a_folder_then_the_studio_then_the_demo(real_photos, tmp_path):
+    from course_utils.config import get_settings
+    from course_utils.own_photos import choose_source
+
+    settings = get_settings(fast=True)
+    store = PhotoStore(tmp_path / "store")
+    folder, line = choose_source(store, None, settings)
+    assert folder == settings.home / "own_demo" and "przykładu" in line
+    store.add("daisy", real_photos["daisy"])
+    store.add("roses", real_photos["roses"][:4])  # one class short of 5: still the demo
+    assert choose_source(store, None, settings)[0] == settings.home / "own_demo"
+    store.add("roses", real_photos["roses"][4:])
+    assert store.counts() == {"daisy": 6, "roses": 6}
+    folder, line = choose_source(store, None, settings)
+    assert folder == store.root and str(store.root) in line
+    assert choose_source(store, tmp_path / "mine", settings)[0] == tmp_path / "mine"

@@ -105,7 +105,7 @@ def test_kfold_estimate_matches_an_independent_computation(model, data):
         oof[held] = clf.predict(features[held])
     sklearn_acc = float(np.mean(oof == data.y_train))
     assert abs(result.accuracy - sklearn_acc) <= 0.15, (result.accuracy, sklearn_acc)
-    assert "5-krotnej" in result.describe() and "z 30 zdjęć" in result.describe()
+    assert "5-krotnej" in result.describe() and "na 30 zdjęć" in result.describe()
 
 
 def test_kfold_never_sees_the_photo_it_grades(model, data):

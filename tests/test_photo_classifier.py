@@ -4,6 +4,7 @@ The widget is driven as JupyterLab drives it: the FileUpload's ``value`` is set
 to the tuple of file dicts that the front end sends (real photo bytes, garbage).
 """
 import datetime
+import html
 import io
 import re
 
@@ -15,6 +16,7 @@ from PIL import Image
 from course_utils import widgets
 from course_utils.data import read_photo
 from course_utils.errors import CourseError
+from course_utils.messages import t
 from course_utils.model import build_model
 
 CLASSES = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
@@ -59,8 +61,8 @@ def upload_entry(name, content):
 
 
 def text(html_value):
-    """Visible text of an HTML widget value."""
-    return re.sub(r"<[^>]+>", "", html_value)
+    """Visible text of an HTML widget value, as a browser shows it."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_value))
 
 
 # --- classify_photo ---------------------------------------------------------------
@@ -79,15 +81,20 @@ def test_classify_photo_path_bytes_and_file_give_the_same_answer(tiny_model, pho
     assert by_path.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     assert by_path.image.shape == (96, 96, 3) and by_path.image.dtype == np.uint8
     assert [name for name, _ in by_path.ranking][0] == by_path.label
-    probs = [p for _, p in by_path.ranking]
-    assert probs == sorted(probs, reverse=True) and by_path.confidence == probs[0]
-    assert by_path.label in str(by_path) and "%" in str(by_path)
+    order = np.argsort(-expected, kind="stable")
+    assert by_path.ranking == pytest.approx([(CLASSES[i], expected[i]) for i in order], abs=1e-6)
+    assert by_path.confidence == pytest.approx(expected.max(), abs=1e-6)
+    ranking = ", ".join(f"{CLASSES[i]} {expected[i]:.1%}" for i in order)
+    assert str(by_path) == t("photo.result", label=CLASSES[order[0]], confidence=by_path.confidence,
+                             ranking=ranking)
 
 
 def test_classify_photo_with_the_real_model(mobilenet, photo_files):
     result = widgets.classify_photo(mobilenet, CLASSES, photo_files[0])
-    assert np.allclose(result.probabilities, expected_probs(mobilenet, photo_files[0]), atol=1e-5)
-    assert result.label in CLASSES and 0.2 <= result.confidence <= 1.0
+    expected = expected_probs(mobilenet, photo_files[0])
+    assert np.allclose(result.probabilities, expected, atol=1e-5)
+    assert result.label == CLASSES[int(np.argmax(expected))]
+    assert result.confidence == pytest.approx(float(expected.max()), abs=1e-5)
 
 
 def test_classify_photo_png_with_alpha_and_grayscale(tiny_model, photo_files):
@@ -98,27 +105,38 @@ def test_classify_photo_png_with_alpha_and_grayscale(tiny_model, photo_files):
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
         result = widgets.classify_photo(tiny_model, CLASSES, buffer.getvalue())
-        assert result.image.shape == (96, 96, 3) and result.label in CLASSES
+        assert result.image.shape == (96, 96, 3)
+        expected = expected_probs(tiny_model, buffer.getvalue())  # read_photo makes it RGB
+        assert np.allclose(result.probabilities, expected, atol=1e-6)
+        assert result.label == CLASSES[int(np.argmax(expected))]
 
 
-@pytest.mark.parametrize("bad, match", [
-    (b"to nie jest zdjecie", "Nie da się odczytać zdjęcia"),
-    (b"", "pusty"),
-    ("/nie/ma/takiego/pliku.jpg", "Nie ma pliku"),
+def matches(message, key):
+    """True when ``message`` is ``t(key, ...)`` with some name and error filled in."""
+    before, middle, after = t(key, name="\0", error="\0").split("\0")
+    return message.startswith(before) and middle in message and message.endswith(after)
+
+
+@pytest.mark.parametrize("bad, key, fields", [
+    (b"to nie jest zdjecie", "data.bad_photo", None),  # read_photo's message (name and reason vary)
+    (b"", "photo.empty", {}),
+    ("/nie/ma/takiego/pliku.jpg", "photo.missing", {"path": "/nie/ma/takiego/pliku.jpg"}),
 ])
-def test_classify_photo_bad_input_is_one_polish_line(tiny_model, bad, match):
-    with pytest.raises(CourseError, match=match) as info:
+def test_classify_photo_bad_input_is_one_polish_line(tiny_model, bad, key, fields):
+    with pytest.raises(CourseError) as info:
         widgets.classify_photo(tiny_model, CLASSES, bad)
-    assert "\n" not in str(info.value)
+    message = str(info.value)
+    assert "\n" not in message
+    assert matches(message, key) if fields is None else message == t(key, **fields)
 
 
 def test_classify_photo_checks_model_and_class_names(tiny_model, photo_files):
-    with pytest.raises(CourseError, match="keras.Model"):
-        widgets.classify_photo("model", CLASSES, photo_files[0])
-    with pytest.raises(CourseError, match="5 wyjść, a podano 3 nazw"):
-        widgets.classify_photo(tiny_model, CLASSES[:3], photo_files[0])
-    with pytest.raises(CourseError, match="listą napisów"):
-        widgets.classify_photo(tiny_model, "daisy", photo_files[0])
+    for model, names, message in (("model", CLASSES, t("model.not_a_model", kind="str")),
+                                  (tiny_model, CLASSES[:3], t("photo.classes_mismatch", units=5, n=3)),
+                                  (tiny_model, "daisy", t("photo.bad_class_names", kind="str"))):
+        with pytest.raises(CourseError) as info:
+            widgets.classify_photo(model, names, photo_files[0])
+        assert str(info.value) == message
 
 
 # --- the widget ---------------------------------------------------------------------
@@ -136,10 +154,10 @@ def test_upload_of_a_real_photo_shows_the_prediction(classifier, tiny_model, pho
     assert classifier.prediction is not None and classifier.prediction.label == label
     assert np.allclose(classifier.prediction.probabilities, expected, atol=1e-6)
     message = text(classifier.message.value)
-    assert message.startswith("✅") and path.name in message and label in message
-    assert f"{expected.max():.1%}" in message
-    result = text(classifier.result.value)
-    assert all(name in result for name in CLASSES)
+    assert message == "✅ " + t("photo.done", name=path.name, label=label, confidence=float(expected.max()))
+    items = re.findall(r"<li>(.*?)</li>", classifier.result.value)
+    order = np.argsort(-expected, kind="stable")
+    assert items == [f"{CLASSES[i]}: {expected[i]:.1%}" for i in order]
     assert classifier.picture.value.tobytes().startswith(b"\x89PNG")
     assert classifier.picture.layout.display is None
     assert label in classifier._repr_mimebundle_()["text/plain"]
@@ -151,7 +169,7 @@ def test_upload_of_garbage_shows_one_line_and_clears_the_result(classifier, phot
     assert classifier.prediction is not None
     classifier.upload.value = (upload_entry("notatki.txt", b"\x00\x01 zwykly tekst, nie obraz"),)
     message = text(classifier.message.value)
-    assert message == "❌ Nie da się odczytać pliku notatki.txt jako zdjęcia: wybierz plik JPEG lub PNG."
+    assert message == "❌ " + t("photo.bad_file", name="notatki.txt")
     assert "course-message-error" in classifier.message.value
     assert classifier.prediction is None and classifier.result.value == ""
     assert classifier.picture.layout.display == "none"
@@ -162,27 +180,30 @@ def test_upload_of_garbage_shows_one_line_and_clears_the_result(classifier, phot
 
 def test_upload_of_an_empty_file_and_of_nothing(classifier):
     classifier.upload.value = (upload_entry("puste.jpg", b""),)
-    assert text(classifier.message.value).startswith("❌ Nie da się odczytać pliku puste.jpg")
+    assert text(classifier.message.value) == "❌ " + t("photo.bad_file", name="puste.jpg")
     before = classifier.message.value
     classifier.upload.value = ()
     assert classifier.message.value == before and classifier.prediction is None
 
 
-def test_classify_method_and_plain_text(classifier, photo_files):
-    assert "wybierz zdjęcie" in classifier.summary() and "96×96" in classifier.summary()
+def test_classify_method_and_plain_text(classifier, tiny_model, photo_files):
+    assert classifier.summary() == t("photo.plain_empty", size=96)
     prediction = classifier.classify(photo_files[4])
     assert prediction is classifier.prediction and photo_files[4].name in classifier.message.value
-    assert classifier.summary().startswith(f"PhotoClassifier: ostatnie zdjęcie to {prediction.label}")
-    assert classifier.classify(b"xyz", "zly.jpg") is None and "zly.jpg" in classifier.message.value
+    assert prediction.label == CLASSES[int(np.argmax(expected_probs(tiny_model, photo_files[4])))]
+    assert classifier.summary() == t("photo.plain", label=prediction.label, confidence=prediction.confidence)
+    assert classifier.classify(b"xyz", "zly.jpg") is None
+    assert text(classifier.message.value) == "❌ " + t("photo.bad_file", name="zly.jpg")
 
 
 def test_widget_rejects_wrong_arguments(tiny_model):
-    with pytest.raises(CourseError, match="keras.Model"):
-        widgets.PhotoClassifier(None, CLASSES)
-    with pytest.raises(CourseError, match="5 wyjść"):
-        widgets.PhotoClassifier(tiny_model, CLASSES + ["lilies"])
-    with pytest.raises(CourseError, match="oczekuje zdjęć 96 px"):
-        widgets.PhotoClassifier(tiny_model, CLASSES, image_size=224)
+    for args, kwargs, message in (((None, CLASSES), {}, t("model.not_a_model", kind="NoneType")),
+                                  ((tiny_model, CLASSES + ["lilies"]), {}, t("photo.classes_mismatch", units=5, n=6)),
+                                  ((tiny_model, CLASSES), {"image_size": 224}, t("photo.size_mismatch", model=96,
+                                                                                 size=224))):
+        with pytest.raises(CourseError) as info:
+            widgets.PhotoClassifier(*args, **kwargs)
+        assert str(info.value) == message
     assert widgets.PhotoClassifier(tiny_model, CLASSES, image_size=96).image_size == 96
 
 

@@ -161,7 +161,7 @@ def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, se
     start = time.perf_counter()
     history = small_data.train_head(model, data, epochs=fe_epochs, seed=seed)
     print(t("own.final_done", n=small_data._photos(len(data.y_train)), steps=history.params["total_steps"],
-            seconds=time.perf_counter() - start), flush=True)
+            seconds=f"{time.perf_counter() - start:.1f}".replace(".", ",")), flush=True)
     if args.ft_epochs and unfreeze:
         start = time.perf_counter()
         training.fine_tune_cached(model, base, data, unfreeze=unfreeze,
@@ -169,6 +169,7 @@ def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, se
                                   verbose=0, seed=seed)
         print(t("cli.ft_done", acc=_percent(float("nan")), unfreeze=unfreeze, epochs=ft_epochs,
                 seconds=time.perf_counter() - start), flush=True)
+        print(t("own.ft_not_estimated"), flush=True)
     else:
         ft_epochs = 0
         print(t("own.ft_skipped"), flush=True)

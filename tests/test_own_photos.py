@@ -152,3 +152,28 @@ def test_choose_source_prefers_a_folder_then_the_studio_then_the_demo(real_photo
     folder, line = choose_source(store, None, settings)
     assert folder == store.root and str(store.root) in line
     assert choose_source(store, tmp_path / "mine", settings)[0] == tmp_path / "mine"
+
+
+def test_try_photo_classifies_an_upload_upright(real_photos, weights_path):
+    """The 'try it' widget: an uploaded phone photo (EXIF-rotated) gets one probability per own class."""
+    import keras
+
+    from course_utils.model import build_model
+    from course_utils.own_photos import try_photo
+
+    keras.utils.set_random_seed(0)
+    model, _ = build_model(3, 96, str(weights_path))
+    widget = try_photo(model, ["kubek", "klucze", "długopis"])
+    assert "96×96" in widget.message.value and "kwiat" not in widget.message.value
+    photo = Image.open(io.BytesIO(real_photos["roses"][2][1])).convert("RGB").resize((160, 80))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", exif=exif, quality=95)
+    widget.upload.value = (_upload_item("telefon.jpg", buffer.getvalue()),)
+    prediction = widget.prediction
+    assert prediction is not None and [name for name, _ in prediction.ranking][0] == prediction.label
+    assert sorted(name for name, _ in prediction.ranking) == sorted(["kubek", "klucze", "długopis"])
+    assert abs(sum(p for _, p in prediction.ranking) - 1) < 1e-4
+    upright = np.asarray(photo.transpose(Image.Transpose.ROTATE_270).resize((96, 96), Image.BILINEAR))
+    assert np.abs(prediction.image.astype(int) - upright).mean() < 12

@@ -34,7 +34,8 @@ SHARED = REPO.parent / "shared"
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("COURSE_DATA_DIR") or str(SHARED / "data" / "flower_photos"))
+    parser.add_argument("--data-dir",
+                        default=os.environ.get("COURSE_DATA_DIR") or str(SHARED / "data" / "flower_photos"))
     parser.add_argument("--weights", default=os.environ.get("COURSE_WEIGHTS")
                         or str(SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5"))
     parser.add_argument("--classes", nargs="+", default=["daisy", "roses", "tulips"])

@@ -410,7 +410,7 @@ PL = {
     "own.final_done": "Model końcowy: głowa wytrenowana na wszystkich zdjęciach ({n}; {steps} kroków, {seconds} s).",
     "own.ft_not_estimated": "Uwaga: szacunek z walidacji krzyżowej dotyczy samej głowy, a nie modelu po fine-tuningu.",
     "own.try_ready": "Wybierz nowe zdjęcie (JPEG, PNG, WebP, …): model zmniejszy je do {size}×{size} px i pokaże prawdopodobieństwo każdej klasy.",
-    "own.source_demo": "Nie ma jeszcze Twoich zdjęć, więc lekcja używa przykładu: {classes} po {n} ze zdjęć kursu ({path}). Dodaj własne klasy w studiu powyżej i uruchom komórki ponownie.",
+    "own.source_demo": "Nie ma jeszcze Twoich zdjęć, więc lekcja używa przykładu: klasy {classes}, w każdej {n} z kursu ({path}). Dodaj własne klasy w studiu powyżej i uruchom komórki ponownie.",
     "own.source_own": "Trenuję na Twoich zdjęciach: {path}.",
     "own.source_folder": "Trenuję na zdjęciach z folderu {path}.",
     # export

@@ -22,8 +22,15 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
-from .config import (DEMO_CLASSES, DEMO_FAST_PER_CLASS, DEMO_PER_CLASS, OWN_MAX_CLASSES,
-                     OWN_MIN_CLASSES, OWN_MIN_PER_CLASS, get_settings)
+from .config import (
+    DEMO_CLASSES,
+    DEMO_FAST_PER_CLASS,
+    DEMO_PER_CLASS,
+    OWN_MAX_CLASSES,
+    OWN_MIN_CLASSES,
+    OWN_MIN_PER_CLASS,
+    get_settings,
+)
 from .data import IMAGE_EXTENSIONS, read_photo
 from .errors import CourseError
 from .messages import count, t

@@ -25,8 +25,15 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import training  # noqa: E402
-from .config import (OWN_MIN_CLASSES, OWN_MIN_PER_CLASS, SMALL_DATA_FAST_MIN_STEPS,  # noqa: E402
-                     SMALL_DATA_FOLDS, SMALL_DATA_MIN_STEPS, SMALL_DATA_PER_CLASS, get_settings)
+from .config import (  # noqa: E402
+    OWN_MIN_CLASSES,
+    OWN_MIN_PER_CLASS,
+    SMALL_DATA_FAST_MIN_STEPS,
+    SMALL_DATA_FOLDS,
+    SMALL_DATA_MIN_STEPS,
+    SMALL_DATA_PER_CLASS,
+    get_settings,
+)
 from .errors import CourseError  # noqa: E402
 from .messages import count, t  # noqa: E402
 

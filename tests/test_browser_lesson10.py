@@ -13,7 +13,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
 from browser_support import REPO, LabPage, LabServer, StepFailed, launch_chromium, require_chromium, squash
 
 LESSON = "10_wlasny_klasyfikator.ipynb"
@@ -82,7 +81,7 @@ def test_upload_train_and_see_the_accuracy(lab, photos_dir):
 
         with page.step("the photos are in the course home"):
             root = lab.server.home / "own_photos"
-            for name, source in CLASSES.items():
+            for name in CLASSES:
                 saved = sorted(p.name for p in (root / name).iterdir())
                 assert len(saved) == 6, f"{root / name} holds {saved}"
 

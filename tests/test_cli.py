@@ -4,12 +4,13 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import PHOTOS, WEIGHTS
+from conftest import PHOTOS, REPO, WEIGHTS
+from scipy.stats import binomtest
 
-REPO = Path(__file__).resolve().parents[1]
+from course_utils.messages import t
 
 
 def run(args, env):
@@ -56,7 +57,11 @@ def test_train_saves_model_and_sidecar(trained):
     assert meta["image_size"] == 96
     # 10 photos per class: small-data mode (k-fold estimate, final model on all photos)
     assert meta["test_accuracy"] is None
-    assert 0.0 <= meta["kfold_accuracy"] <= 1.0
+    assert meta["kfold_photos"] == 50
+    hits = round(meta["kfold_accuracy"] * 50)
+    assert meta["kfold_accuracy"] == pytest.approx(hits / 50)  # a share of whole photos
+    wilson = binomtest(hits, 50).proportion_ci(method="wilson")
+    assert meta["kfold_interval"] == pytest.approx([wilson.low, wilson.high], abs=1e-3)
     assert "walidacji krzyżowej" in result.stdout
     assert "Traceback" not in result.stderr
 
@@ -72,10 +77,25 @@ def test_predict_good_and_bad_photos(trained, photo_dir, env, tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert [row["path"] for row in rows] == [str(good[0]), str(bad), str(good[1])]
     assert "broken.jpg" in rows[1]["error"]
-    for row in (rows[0], rows[2]):
-        assert row["class"] in row["probabilities"]
-        assert set(row["probabilities"]) == {"daisy", "dandelion", "roses", "sunflowers", "tulips"}
-        assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    expected = in_process_probabilities(out, good)
+    for row, probs in zip((rows[0], rows[2]), expected):
+        assert list(row["probabilities"]) == ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
+        assert list(row["probabilities"].values()) == pytest.approx(list(probs), abs=1e-4)
+        assert row["class"] == max(row["probabilities"], key=row["probabilities"].get)
+
+
+def in_process_probabilities(path, photos):
+    """The saved model's probabilities for some photos, computed here as lesson 07 does."""
+    import keras
+
+    from course_utils.data import read_photo
+    from course_utils.model import load_trained
+
+    model, _ = load_trained(path)
+    size = model.input_shape[1]
+    batch = keras.applications.mobilenet_v2.preprocess_input(
+        np.stack([read_photo(p, size) for p in photos]).astype("float32"))
+    return model.predict(batch, verbose=0)
 
 
 def test_predict_all_good_exits_zero(trained, photo_dir, env):
@@ -91,7 +111,7 @@ def test_missing_model_is_one_line_exit_2(env, tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "nope.keras" in result.stderr
+    assert result.stderr.strip() == "❌ " + t("cli.model_missing", path=tmp_path / "nope.keras")
 
 
 def test_missing_data_dir_is_one_line_exit_2(env, tmp_path):

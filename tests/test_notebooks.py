@@ -1,0 +1,195 @@
+"""Every lesson executed in fast mode with nbclient, and what it produces asserted.
+
+Two editions, each in its own course home and in lesson order (06 starts from 05's saved
+model, 07 from 06's):
+
+- ``shipped``: the notebooks as they are in the repository, exercises unsolved. Every lesson
+  must run to its end; each exercise cell says "not done yet" and the lesson goes on with the
+  reference result.
+- ``solved``: the teacher's edition (``course_utils.solutions``); every exercise check is ✓.
+
+Lessons without exercises are the same in both editions, so they run once (shipped). The
+seconds each edition took are printed at the end of the module.
+"""
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from course_utils.solutions import write_solved
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+CELL_TIMEOUT = 900
+
+
+def exercise_ids(path):
+    cells = json.loads(path.read_text("utf-8"))["cells"]
+    return [c["metadata"]["exercise"] for c in cells if c.get("metadata", {}).get("exercise")]
+
+
+WITH_EXERCISES = [p for p in NOTEBOOKS if exercise_ids(p)]
+CASES = [("shipped", p.name) for p in NOTEBOOKS] + [("solved", p.name) for p in WITH_EXERCISES]
+
+
+class Edition:
+    """One edition's course home, its executed notebooks and their run times."""
+
+    def __init__(self, name, root, photos, weights):
+        self.name, self.root = name, root
+        self.home = root / "course_home"
+        self.env = {**os.environ, "COURSE_FAST": "1", "COURSE_HOME": str(self.home),
+                    "COURSE_PROGRESS_FILE": str(self.home / "progress.json"),
+                    "COURSE_DATA_DIR": str(photos), "COURSE_WEIGHTS": str(weights),
+                    "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        self.done, self.seconds = {}, {}
+
+    def source(self, path):
+        if self.name == "shipped":
+            return path
+        folder = self.root / "solved"
+        return write_solved([path], folder)[0][0]
+
+    def run(self, path):
+        if path.name not in self.done:
+            nb = nbformat.read(self.source(path), as_version=4)
+            client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                    resources={"metadata": {"path": str(REPO / "notebooks")}})
+            start = time.perf_counter()
+            client.execute(env=self.env)
+            self.seconds[path.name] = time.perf_counter() - start
+            self.done[path.name] = nb
+        return self.done[path.name]
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory, photos_dir, weights_path, request):
+    made = {name: Edition(name, tmp_path_factory.mktemp(name), photos_dir, weights_path)
+            for name in ("shipped", "solved")}
+    yield made
+    lines = [f"notebooks, {ed.name} edition: {sum(ed.seconds.values()):.0f} s ("
+             + ", ".join(f"{k[:2]} {v:.0f} s" for k, v in ed.seconds.items()) + ")"
+             for ed in made.values() if ed.seconds]
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter and capture:  # shown on success too, not only in captured output
+        with capture.global_and_fixture_disabled():
+            for line in lines:
+                reporter.write_line(line)
+
+
+def unseen_accuracy(model_path, photos_dir, per_class=40):
+    """Accuracy of a model a lesson saved, on real photos that no split of the fast run used.
+
+    The fast run keeps 20 photos per class (10 validation and 10 test photos in all), too few
+    to tell a trained model from chance; here ``per_class`` other photos of each class are
+    classified, independently of the lesson's own code.
+    """
+    import numpy as np
+
+    from course_utils.config import get_settings
+    from course_utils.data import list_photos, load_flowers, preprocess, read_photo
+    from course_utils.model import load_trained
+
+    fast = get_settings(fast=True)
+    data = load_flowers(source=photos_dir, image_size=fast.image_size, per_class=fast.per_class)
+    seen = set(data.names_train) | set(data.names_val) | set(data.names_test)
+    _, items, _ = list_photos(photos_dir)
+    chosen, counts = [], {}
+    for path, c in items:
+        if f"{path.parent.name}/{path.name}" not in seen and counts.get(c, 0) < per_class:
+            chosen.append((path, c))
+            counts[c] = counts.get(c, 0) + 1
+    x = np.stack([read_photo(path, fast.image_size) for path, _ in chosen])
+    y = np.array([c for _, c in chosen])
+    model, _ = load_trained(model_path)
+    predicted = model.predict(preprocess(x), verbose=0).argmax(axis=1)
+    return float((predicted == y).mean()), len(y)
+
+
+def text_of(cell):
+    """Everything a code cell showed: streams, plain text and Markdown."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out["text"])
+        for mime in ("text/plain", "text/markdown"):
+            if mime in out.get("data", {}):
+                parts.append(out["data"][mime])
+    return "".join(parts)
+
+
+def lesson_text(nb):
+    return "\n".join(text_of(c) for c in nb.cells if c.cell_type == "code")
+
+
+def exercise_outputs(nb):
+    return {c.metadata["exercise"]: text_of(c) for c in nb.cells
+            if c.cell_type == "code" and c.get("metadata", {}).get("exercise")}
+
+
+def percents(pattern, text):
+    return [float(v.replace(",", ".")) for v in re.findall(pattern, text)]
+
+
+@pytest.mark.parametrize("edition, name", CASES, ids=[f"{e}-{n[:2]}" for e, n in CASES])
+def test_lesson_runs_to_the_end_and_produces_its_results(edition, name, editions):
+    ed = editions[edition]
+    for path in NOTEBOOKS:  # earlier lessons first: later ones load their saved models
+        if path.name == name:
+            break
+        if edition == "shipped" or path in WITH_EXERCISES:
+            ed.run(path)
+    nb = ed.run(REPO / "notebooks" / name)
+    text = lesson_text(nb)
+    assert "Traceback" not in text
+    outputs = exercise_outputs(nb)
+    assert sorted(outputs) == sorted(exercise_ids(REPO / "notebooks" / name))
+    for ex_id, out in outputs.items():
+        if edition == "shipped":
+            assert "✗ Jeszcze nie gotowe" in out and "↪ Dalej lekcja użyje wyniku" in out, (ex_id, out)
+            assert "✓" not in out, (ex_id, out)
+        else:
+            assert "✓ Dobrze!" in out and "✗" not in out, (ex_id, out)
+    check_lesson(name[:2], text, outputs, edition, ed)
+
+
+def above_chance(model_path, photos_dir):
+    """The saved model beats guessing on 200 unseen photos: the 95% interval's low end > 1/5."""
+    from course_utils.experiments import accuracy_interval
+
+    accuracy, n = unseen_accuracy(model_path, photos_dir)
+    low, _ = accuracy_interval(accuracy, n)
+    assert low > 1 / 5, f"{model_path.name}: {accuracy:.0%} on {n} unseen photos, 95% low end {low:.0%}"
+
+
+def check_lesson(lesson, text, outputs, edition, ed):
+    """What each lesson must produce, in both editions (the shipped one via the reference)."""
+    if lesson == "01":
+        assert re.search(r"Baza oddaje tablicę o kształcie: \(1, 3, 3, 1280\)", text)
+    if lesson == "03":
+        assert re.search(r"Po zamrożeniu .*trainable=0,", text), text
+    if lesson == "04":
+        assert re.search(r"trenowalne: 6[ ,\u00a0\u202f]?405 ", text), text
+        assert "Wektor cech: (None, 1280)" in text
+    if lesson == "05":
+        assert "Learning rate Adama (domyślny): 0.001\n" in text
+        assert len(percents(r"Zbiór testowy \(\d+ zdjęć\): dokładność ([\d.,]+)%", text)) == 1, text
+        if edition == "solved":
+            assert len(percents(r"dokładność walidacyjna na koniec: (\d+)%", outputs["05-fit"])) == 1
+        above_chance(ed.home / "models" / "05_feature_extraction.keras", Path(ed.env["COURSE_DATA_DIR"]))
+    if lesson == "06":
+        assert re.search(r"Trenowalne parametry całego modelu: 1[ ,\u00a0\u202f]?212[ ,\u00a0\u202f]?485", text), text
+        if edition == "solved":
+            assert "Uczą się dokładnie ostatnie 20 warstw bazy (1 206 080 wag" in outputs["06-unfreeze"]
+            assert "learning rate 1e-05" in outputs["06-recompile"]
+        above_chance(ed.home / "models" / "06_fine_tuned.keras", Path(ed.env["COURSE_DATA_DIR"]))
+    if lesson == "07":
+        inside = percents(r"Model z preprocessingiem w środku, surowe zdjęcia: dokładność ([\d.,]+)%", text)
+        outside = percents(r"Model bez niego, zdjęcia po preprocess_input: +dokładność ([\d.,]+)%", text)
+        assert len(inside) == 1 and inside == outside, text

@@ -50,21 +50,39 @@ def _peak_kb(cell):
     raise RuntimeError("the kernel did not report its peak memory")
 
 
-def run_lesson(path, timeout, top):
-    """Execute one notebook in a fresh kernel; return its measurements."""
-    nb = nbformat.read(path, as_version=4)
+def run_lesson(path, timeout, top, cell_memory=False):
+    """Execute one notebook in a fresh kernel; return its measurements.
+
+    With ``cell_memory`` a probe cell after every code cell reads the peak so far, and the
+    lessons' cells that raised the peak most are listed too (``memory_cells``).
+    """
+    lesson = nbformat.read(path, as_version=4)
+    nb = nbformat.v4.new_notebook(metadata=lesson.metadata)
+    owners = []  # for each probe: the index of the lesson cell it follows
+    for i, cell in enumerate(lesson.cells):
+        nb.cells.append(cell)
+        if cell_memory and cell.cell_type == "code":
+            nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
+            owners.append(i)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
     cells = [(i, _seconds(c), (c.source.splitlines() or [""])[0][:70])
-             for i, c in enumerate(nb.cells[:-1]) if c.cell_type == "code"]
+             for i, c in enumerate(lesson.cells) if c.cell_type == "code"]
     slowest = sorted(cells, key=lambda c: -c[1])[:top]
-    return {"lesson": path.stem, "seconds": round(seconds, 1),
-            "peak_rss_mb": round(_peak_kb(nb.cells[-1]) / 1024),
-            "slowest_cells": [{"cell": i, "seconds": round(s, 1), "first_line": line}
-                              for i, s, line in slowest]}
+    result = {"lesson": path.stem, "seconds": round(seconds, 1),
+              "peak_rss_mb": round(_peak_kb(nb.cells[-1]) / 1024),
+              "slowest_cells": [{"cell": i, "seconds": round(s, 1), "first_line": line}
+                                for i, s, line in slowest]}
+    if cell_memory:
+        peaks = [_peak_kb(c) / 1024 for c in nb.cells if c.source == PEAK_CELL][:-1]
+        rises = [(owners[k], peaks[k] - (peaks[k - 1] if k else 0.0)) for k in range(len(peaks))]
+        result["memory_cells"] = [{"cell": i, "peak_rise_mb": round(mb), "peak_after_mb": round(peaks[k]),
+                                   "first_line": (lesson.cells[i].source.splitlines() or [""])[0][:70]}
+                                  for k, (i, mb) in sorted(enumerate(rises), key=lambda r: -r[1][1])[:top]]
+    return result
 
 
 def _environment(args, home):
@@ -86,6 +104,8 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", default=None, help="lesson number prefixes, e.g. 00 09")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     parser.add_argument("--top", type=int, default=3, help="how many slowest cells to list")
+    parser.add_argument("--cell-memory", action="store_true",
+                        help="also list the cells that raised the kernel's peak memory most")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
@@ -96,11 +116,14 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="course_home_") as home:
         os.environ.update(_environment(args, home))
         for path in lessons:
-            result = run_lesson(path, args.timeout, args.top)
+            result = run_lesson(path, args.timeout, args.top, args.cell_memory)
             results.append(result)
             slow = "; ".join(f"[{c['cell']}] {c['seconds']:.0f} s" for c in result["slowest_cells"])
             print(f"{result['lesson']:28s} {result['seconds']:7.1f} s {result['peak_rss_mb']:6d} MB   {slow}",
                   flush=True)
+            for cell in result.get("memory_cells", []):
+                print(f"    cell [{cell['cell']}] raised the peak by {cell['peak_rise_mb']} MB "
+                      f"to {cell['peak_after_mb']} MB: {cell['first_line']}", flush=True)
     total = sum(r["seconds"] for r in results)
     print(f"{'all lessons':28s} {total:7.1f} s {max(r['peak_rss_mb'] for r in results):6d} MB (highest peak)")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -484,6 +484,9 @@ PL = {
     "experiments.shape_mismatch": "Kształty wag się nie zgadzają: przed treningiem {a}, po treningu {b}; porównuj tę samą warstwę.",
     "experiments.verdict_mixed": "– ten pomiar tego nie rozstrzyga: zadanie odległe jest też łatwiejsze od zera, więc trudność zadania miesza się z odległością od ImageNet",
     "experiments.sum_fast_caveat": "⚠️ Tryb szybki: kilkanaście zdjęć na klasę i kilka epok, więc wyniki mocno zależą od przypadku. Wnioski wyciągaj z pełnego uruchomienia (liczby w tekście lekcji).",
+    # --- metrics (internals: accuracy and its interval) ---
+    "metrics.not_a_share": "Dokładność {value!r} nie jest liczbą trafień podzieloną przez {n} (liczbę zdjęć): podaj dokładność zmierzoną na tych {n} zdjęciach.",
+    "metrics.length_mismatch": "Przewidywań jest {predictions}, a etykiet {labels}: podaj po jednej etykiecie na zdjęcie.",
 }
 
 MESSAGES = {"pl": PL}

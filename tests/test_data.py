@@ -303,27 +303,3 @@ def test_each_photo_matches_its_name_with_and_without_bad_photos(small_photo_dir
             x, _, names = d.split(split)
             for photo, name in zip(x, names):
                 np.testing.assert_array_equal(photo, read_photo(small_photo_dir / name, 32))
-
-
-@pytest.mark.parametrize("label_mode", ["categorical", "int"])
-def test_pipeline_batches_equal_shuffling_the_photos_themselves(label_mode):
-    """Photo numbers shuffled with the seed give the batches tf.data gives for the photos (3 epochs)."""
-    import tensorflow as tf
-
-    from course_utils.data import make_dataset, preprocess
-
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (70, 8, 8, 3), dtype=np.uint8)
-    y = rng.integers(0, 5, 70)
-    labels = np.eye(5, dtype=np.float32)[y] if label_mode == "categorical" else y.astype(np.int64)
-    direct = (tf.data.Dataset.from_tensor_slices((x, labels))
-              .shuffle(70, seed=3, reshuffle_each_iteration=True).batch(32)
-              .map(lambda a, b: (preprocess(a), b)))
-    ours = make_dataset(x, y, 5, 32, shuffle=True, seed=3, label_mode=label_mode)
-    for _ in range(3):
-        pairs = list(zip(ours, direct, strict=True))
-        assert len(pairs) == 3
-        for (a, la), (b, lb) in pairs:
-            assert a.shape[1:] == (8, 8, 3) and a.dtype == tf.float32
-            np.testing.assert_array_equal(a.numpy(), b.numpy())
-            np.testing.assert_array_equal(la.numpy(), lb.numpy())

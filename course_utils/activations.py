@@ -9,50 +9,88 @@ tensor, split), keyed also by a fingerprint of the weights below it, so a stale
 cache is never used.
 """
 import hashlib
+import math
 import weakref
 from collections import OrderedDict
 
 from .backend import import_tensorflow
 
 import_tensorflow()
-import keras  # noqa: E402  (after the quiet TensorFlow import)
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from .accelerator import strategy_scope  # noqa: E402
-from .config import get_settings  # noqa: E402
-from .errors import CourseError  # noqa: E402
-from .messages import t  # noqa: E402
-from .model import is_batchnorm  # noqa: E402
+from .accelerator import strategy_scope
+from .config import BATCH_SIZE, HEAD_LAYER, POOL_LAYER, get_settings
+from .errors import CourseError
+from .messages import t
+from .model import is_batchnorm
 
-HEAD_LAYER = "predictions"
-POOL_LAYER = "global_avg_pool"
-EXTRACT_BATCH = 32
+EXTRACT_BATCH = BATCH_SIZE  # photos per forward pass while caching
 
 # Layers without weights that still behave differently while training: with
 # one of them below the freeze boundary the cached activations would be wrong.
 _TRAINING_ONLY = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
                   "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization")
 
+_WIRING = weakref.WeakKeyDictionary()  # learner's model -> _Wiring
 _TOP_MODELS = weakref.WeakKeyDictionary()  # learner's model -> {boundary: top model}
 _EXTRACTORS = weakref.WeakKeyDictionary()  # learner's model -> {tensor ids: extractor}
 _FORWARD = weakref.WeakKeyDictionary()  # any Keras model -> traced inference function
 _PHOTO_FORWARD = weakref.WeakKeyDictionary()  # Keras model -> {photo dtype: traced function}
 
 
-# ---------------------------------------------------------------- graph walking
+# ---------------------------------------------------------------- graph walking (public Keras APIs)
 
-def _nodes(model):
-    """The model's own nodes, producers before consumers."""
-    by_depth = model._nodes_by_depth
-    return [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
+class _Wiring:
+    """Which layer of a functional model produces and which consume each tensor.
+
+    Read through ``layer.input`` / ``layer.output`` (the layer's first call, the one that
+    built the model). A nested model (``x = base(inputs)``) counts as one layer whose
+    own ``input`` / ``output`` belong to its inner graph: the tensors it produces are
+    the ones no plain layer produces, and nothing is cached above or across it.
+    """
+
+    def __init__(self, model):
+        self.nested = [i for i, layer in enumerate(model.layers) if isinstance(layer, keras.Model)]
+        self.made = {}  # id(tensor) -> (layer index, output position)
+        self.inputs = []  # per layer: its input tensors (None for a nested model)
+        for i, layer in enumerate(model.layers):
+            if i in self.nested:
+                self.inputs.append(None)
+                continue
+            if not isinstance(layer, keras.layers.InputLayer):
+                self.inputs.append(keras.tree.flatten(layer.input))
+            else:
+                self.inputs.append([])
+            for position, tensor in enumerate(keras.tree.flatten(layer.output)):
+                self.made[id(tensor)] = (i, position)
+        # every input of a plain layer comes from a layer of this model (or from a nested model)
+        self.readable = bool(self.nested) or all(id(x) in self.made for xs in self.inputs if xs for x in xs)
+
+    def producer(self, tensor):
+        """``(layer index, output position)`` of the layer that outputs ``tensor``; None: a nested model."""
+        return self.made.get(id(tensor))
+
+
+def _wiring(model):
+    """The model's :class:`_Wiring`, read once per model."""
+    wiring = _WIRING.get(model)
+    if wiring is None:
+        wiring = _WIRING[model] = _Wiring(model)
+    return wiring
 
 
 def _index(model):
     return {id(layer): i for i, layer in enumerate(model.layers)}
 
 
-def _producer(tensor):
-    return tensor._keras_history.operation
+def producer(model, tensor):
+    """The layer of ``model`` that outputs ``tensor`` (a nested model when no plain layer does)."""
+    found = _wiring(model).producer(tensor)
+    if found is not None:
+        return model.layers[found[0]]
+    nested = _wiring(model).nested
+    return model.layers[nested[-1]] if nested else None
 
 
 def _is_training_only(layer):
@@ -105,48 +143,40 @@ def unfreeze_boundary(model, base, n, keep_batchnorm_frozen=True):
 
 
 def crossing_tensors(model, k):
-    """Tensors produced by layers ``< k`` and consumed by layers ``>= k`` (graph order)."""
-    index = _index(model)
+    """Tensors produced by layers ``< k`` and consumed by layers ``>= k`` (in the consumers' order)."""
+    wiring = _wiring(model)
     found = {}
-    for node in _nodes(model):
-        if node.is_input or index.get(id(node.operation), -1) < k:
-            continue
-        for tensor in node.input_tensors:
-            if index[id(_producer(tensor))] < k:
+    for xs in wiring.inputs[k:]:
+        for tensor in xs or ():
+            made = wiring.producer(tensor)
+            if made is None or made[0] < k:  # None: a nested model's output, and nested models lie below k
                 found.setdefault(id(tensor), tensor)
     return list(found.values())
 
 
 def cacheable(model, k):
-    """True when everything below ``k`` is deterministic (no Dropout, no Random* layer)."""
-    return not any(_is_training_only(layer) for layer in model.layers[:k])
+    """True when the part below ``k`` can be cached: deterministic (no Dropout, no Random* layer),
+    no nested model above it, and the model's wiring readable."""
+    wiring = _wiring(model)
+    return (wiring.readable and not any(i >= k for i in wiring.nested)
+            and not any(_is_training_only(layer) for layer in model.layers[:k]))
 
 
 def top_model(model, k):
     """A model from the tensors crossing boundary ``k`` to the outputs.
 
-    It re-calls the **same layer objects** as ``model`` (layers ``>= k``), so
-    training it trains the learner's model. Cached per (model, boundary).
+    Keras builds it from the intermediate tensors themselves
+    (``keras.Model(inputs=crossing tensors, outputs=model.outputs)``), calling the
+    **same layer objects** as ``model`` (layers ``>= k``), so training it trains the
+    learner's model. Cached per (model, boundary).
     """
     per_model = _TOP_MODELS.setdefault(model, {})
     if k in per_model:
         return per_model[k]
-    index = _index(model)
     crossing = crossing_tensors(model, k)
-    inputs = [keras.Input(shape=tuple(x.shape[1:]), dtype=x.dtype,
-                          name=f"cached_{_producer(x).name}_{i}")
-              for i, x in enumerate(crossing)]
-    tensors = {id(x): new for x, new in zip(crossing, inputs)}
-    for node in _nodes(model):
-        if node.is_input or index[id(node.operation)] < k:
-            continue
-        args, kwargs = node.arguments.fill_in(tensors)
-        outputs = node.operation(*args, **kwargs)
-        for old, new in zip(node.outputs, keras.tree.flatten(outputs)):
-            tensors[id(old)] = new
-    outputs = [tensors[id(x)] for x in model.outputs]
+    outputs = model.outputs
     with strategy_scope():  # a model made outside a MirroredStrategy cannot be trained in it
-        top = keras.Model(inputs if len(inputs) > 1 else inputs[0],
+        top = keras.Model(crossing if len(crossing) > 1 else crossing[0],
                           outputs if len(outputs) > 1 else outputs[0],
                           name=f"{model.name}_top_from_{k}")
     per_model[k] = top
@@ -185,12 +215,8 @@ class ActivationCache:
 
 
 def activation_cache(data):
-    """The in-memory cache attached to a FlowerData object (created on first use)."""
-    cache = getattr(data, "_activation_cache", None)
-    if cache is None:
-        cache = ActivationCache()
-        data._activation_cache = cache
-    return cache
+    """The in-memory cache a FlowerData object owns (``data.activation_cache()``)."""
+    return data.activation_cache()
 
 
 def clear_cache(data):
@@ -208,13 +234,16 @@ def _fingerprint(model, upto):
 
 
 def _tensor_key(model, tensor, fingerprints):
-    producer = _producer(tensor)
-    upto = _index(model)[id(producer)]
+    """What identifies a cached tensor: input shape, producing layer and output, weights below it."""
+    made = _wiring(model).producer(tensor)
+    if made is None:  # a nested model's output: keyed by that model, its weights and the position
+        upto = _wiring(model).nested[-1]
+        outputs = [id(x) for xs in _wiring(model).inputs if xs for x in xs if _wiring(model).producer(x) is None]
+        made = (upto, outputs.index(id(tensor)))
+    upto, position = made
     if upto not in fingerprints:
         fingerprints[upto] = _fingerprint(model, upto)
-    history = tensor._keras_history
-    return (tuple(model.input_shape[1:]), producer.name, history.node_index,
-            history.tensor_index, fingerprints[upto])
+    return (tuple(model.input_shape[1:]), model.layers[upto].name, position, fingerprints[upto])
 
 
 def _split_key(data, split):
@@ -223,7 +252,8 @@ def _split_key(data, split):
 
 
 def _bytes_per_photo(tensors):
-    return sum(int(np.prod(x.shape[1:])) * np.dtype(x.dtype).itemsize for x in tensors)
+    """Bytes one photo's activations of ``tensors`` take."""
+    return sum(math.prod(x.shape[1:]) * np.dtype(x.dtype).itemsize for x in tensors)
 
 
 def _fits_budget(data, tensors, splits):

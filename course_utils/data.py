@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np  # noqa: E402
-from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: E402
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .backend import import_tensorflow  # noqa: E402
-from .config import get_settings  # noqa: E402
-from .errors import CourseError  # noqa: E402
-from .messages import t  # noqa: E402
+from .backend import import_tensorflow
+from .config import BATCH_SIZE, SEED, SPLIT_RATIOS, get_settings
+from .errors import CourseError
+from .messages import t
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 TFDS_NAME = "tf_flowers"
@@ -48,10 +48,19 @@ class FlowerData:
     names_val: list
     names_test: list
     source: str
-    batch_size: int = 32
-    seed: int = 42
+    batch_size: int = BATCH_SIZE
+    seed: int = SEED
     label_mode: str = "categorical"
     skipped: list = field(default_factory=list)
+    _activations: object = field(default=None, init=False, repr=False, compare=False)
+
+    def activation_cache(self):
+        """The fast paths' in-memory cache of this data's activations (created on first use)."""
+        if self._activations is None:
+            from .activations import ActivationCache
+
+            self._activations = ActivationCache()
+        return self._activations
 
     @property
     def num_classes(self):
@@ -111,7 +120,7 @@ def preprocess(images):
     return preprocess_input(tf.cast(images, tf.float32))
 
 
-def make_dataset(x, y, num_classes, batch_size, shuffle=False, seed=42,
+def make_dataset(x, y, num_classes, batch_size, shuffle=False, seed=SEED,
                  label_mode="categorical"):
     """Batch uint8 photos and labels into a preprocessed pipeline.
 
@@ -159,7 +168,7 @@ def load_flowers(source=None, image_size=None, per_class=None, batch_size=None,
 
 # ---------------------------------------------------------------- splitting
 
-def split_indices(labels, num_classes, seed, per_class=None, ratios=(0.8, 0.1, 0.1)):
+def split_indices(labels, num_classes, seed, per_class=None, ratios=SPLIT_RATIOS):
     """Seeded, stratified split of item indices into train / val / test index arrays.
 
     Items of each class are shuffled with one seeded generator (in the order

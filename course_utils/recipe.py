@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from .backend import import_tensorflow
 
 import_tensorflow()
-import keras  # noqa: E402  (after the quiet TensorFlow import)
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from .errors import CourseError  # noqa: E402
-from .messages import t  # noqa: E402
+from .config import HEAD_LR
+from .errors import CourseError
+from .messages import t
 
 COMPILED = "compiled"
 DEFAULTS = "defaults"
@@ -130,7 +131,7 @@ def check_loss_fits_labels(loss, data):
                             mode=data.label_mode, suggestion=suggestion)) from None
 
 
-def training_recipe(model, data, learning_rate=None, default_lr=1e-3, use_compiled=True):
+def training_recipe(model, data, learning_rate=None, default_lr=HEAD_LR, use_compiled=True):
     """The :class:`Recipe` for one fast-path run of ``model`` on ``data``.
 
     ``learning_rate`` (already checked) replaces the learning rate in either case;
@@ -146,6 +147,13 @@ def training_recipe(model, data, learning_rate=None, default_lr=1e-3, use_compil
         recipe = Recipe(keras.optimizers.Adam(lr), default_loss(data), ["accuracy"], DEFAULTS)
     check_loss_fits_labels(recipe.loss, data)
     return recipe
+
+
+def compile_adam(model, learning_rate, loss, metrics=("accuracy",)):
+    """Compile ``model`` with Adam(``learning_rate``), ``loss`` and ``metrics`` (XLA off: on a CPU it is slower)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=list(metrics),
+                  jit_compile=False)
+    return model
 
 
 def compile_with(model, recipe):

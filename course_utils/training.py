@@ -29,11 +29,11 @@ BatchNorm runs in inference mode either way), so the results match the naive
 from .backend import import_tensorflow
 
 import_tensorflow()
-import keras  # noqa: E402  (after the quiet TensorFlow import)
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from .accelerator import setup_accelerator, strategy_scope, use_devices  # noqa: E402,F401
-from .activations import (  # noqa: E402,F401  (re-exported: lessons, tests and benchmarks use them here)
+from .accelerator import setup_accelerator, strategy_scope, use_devices  # noqa: F401
+from .activations import (  # noqa: F401  (re-exported: lessons, tests and benchmarks use them here)
     EXTRACT_BATCH,
     HEAD_LAYER,
     POOL_LAYER,
@@ -42,30 +42,30 @@ from .activations import (  # noqa: E402,F401  (re-exported: lessons, tests and 
     _bytes_per_photo,
     _fits_budget,
     _predict_arrays,
-    _producer,
     activation_cache,
     cacheable,
     cached_activations,
     clear_cache,
     crossing_tensors,
     head_boundary,
+    producer,
     run_on_photos,
     top_model,
     trainable_boundary,
     unfreeze_boundary,
 )
-from .config import get_settings  # noqa: E402
-from .errors import CourseError  # noqa: E402
-from .messages import t  # noqa: E402
-from .recipe import compile_with, mark_course_compiled, targets, training_recipe  # noqa: E402
+from .config import UNFREEZE_LAST, get_settings
+from .errors import CourseError
+from .messages import t
+from .metrics import accuracy
+from .recipe import compile_adam, compile_with, mark_course_compiled, targets, training_recipe
+from .validate import int_at_least, keras_model
 
 # ---------------------------------------------------------------- checks
 
 def check_epochs(epochs):
     """Return ``epochs`` as an int if it is a whole number >= 1, else a one-line CourseError."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise CourseError(t("training.bad_epochs", value=epochs))
-    return int(epochs)
+    return int_at_least(epochs, 1, "training.bad_epochs")
 
 
 def check_lr(lr):
@@ -77,8 +77,7 @@ def check_lr(lr):
 
 
 def _check_model(model, data):
-    if not isinstance(model, keras.Model):
-        raise CourseError(t("model.not_a_model", kind=type(model).__name__))
+    keras_model(model)
     if not hasattr(data, "split") or not hasattr(data, "class_names"):
         raise CourseError(t("training.not_data", kind=type(data).__name__))
     try:
@@ -163,8 +162,7 @@ def _compile_learner_model(model, recipe):
     """
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         with strategy_scope():
-            model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=recipe.loss,
-                          metrics=["accuracy"], jit_compile=False)
+            compile_adam(model, recipe.learning_rate, recipe.loss)
         mark_course_compiled(model)
 
 
@@ -257,7 +255,7 @@ def train_head_cached(model, data, epochs=None, learning_rate=None, verbose=1, *
                        verbose, seed, progress_callback, extra)
 
 
-def fine_tune_cached(model, base, data, unfreeze=20, learning_rate=None, epochs=None,
+def fine_tune_cached(model, base, data, unfreeze=UNFREEZE_LAST, learning_rate=None, epochs=None,
                      verbose=1, *, augmentation=None, keep_batchnorm_frozen=True, seed=None,
                      progress_callback=None, use_compiled=True):
     """Fine-tuning: unfreeze the last ``unfreeze`` layers of ``base`` and train the top.
@@ -323,7 +321,7 @@ def evaluate_cached(model, data, split="test", verbose=0, *, base=None, cache_un
     if len(labels) == 0:
         return {"accuracy": float("nan"), "loss": float("nan"), "n": 0}
     picked = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
-    return {"accuracy": float(np.mean(np.argmax(probs, axis=1) == labels)),
+    return {"accuracy": accuracy(probs, labels),
             "loss": float(-np.mean(np.log(picked))), "n": int(len(labels))}
 
 

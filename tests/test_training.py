@@ -49,9 +49,9 @@ def test_boundaries_of_mobilenetv2(data):
     unfreeze_last(base, 20)
     k = training.trainable_boundary(model)
     assert model.layers[k].name == "block_15_expand"
-    assert [training._producer(x).name for x in training.crossing_tensors(model, k)] == ["block_14_add"]
+    assert [training.producer(model, x).name for x in training.crossing_tensors(model, k)] == ["block_14_add"]
     # inside a residual block two tensors cross the boundary
-    names = {training._producer(x).name for x in training.crossing_tensors(model, 130)}
+    names = {training.producer(model, x).name for x in training.crossing_tensors(model, 130)}
     assert names == {"block_14_depthwise_BN", "block_13_project_BN"}
 
 
@@ -387,3 +387,28 @@ def test_int_labels_need_the_sparse_loss(data):
             training.train_head_cached(model, data, epochs=1, base=base, verbose=0)
     finally:
         data.label_mode = "categorical"
+
+
+def test_nested_base_caches_below_the_head_only(data):
+    """x = base(inputs, training=False): the head trains on cached features; nothing is cached across the base."""
+    import keras
+
+    from course_utils import training
+    from course_utils.model import build_base, freeze
+
+    keras.utils.set_random_seed(0)
+    base = freeze(build_base(96, str(WEIGHTS)))
+    inputs = keras.Input((96, 96, 3))
+    pooled = keras.layers.GlobalAveragePooling2D(name="global_avg_pool")(base(inputs, training=False))
+    model = keras.Model(inputs, keras.layers.Dense(5, activation="softmax", name="predictions")(pooled))
+    k = training.head_boundary(model)
+    assert [layer.name for layer in model.layers[k:]] == ["predictions"]
+    assert training.cacheable(model, k) and not training.cacheable(model, 1)
+    assert [training.producer(model, x).name for x in training.crossing_tensors(model, k)] == ["global_avg_pool"]
+    assert training.producer(model, training.crossing_tensors(model, 2)[0]) is base  # the nested model's output
+    acts = training.cached_activations(model, data, 2, ("val",), verbose=0)
+    top = training.top_model(model, 2)
+    np.testing.assert_allclose(training._predict_arrays(top, acts["val"]), _full_probs(model, data, "val"), atol=1e-4)
+    training.train_head_cached(model, data, epochs=1, verbose=0)
+    np.testing.assert_allclose(training.predict_cached(model, data, "val"), _full_probs(model, data, "val"),
+                               atol=1e-4)

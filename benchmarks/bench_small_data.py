@@ -28,20 +28,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from course_utils import config
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED_PHOTOS, SHARED_WEIGHTS = config.offline_assets(REPO)  # the offline assets beside the repo
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir",
-                        default=os.environ.get("COURSE_DATA_DIR") or str(SHARED / "data" / "flower_photos"))
-    parser.add_argument("--weights", default=os.environ.get("COURSE_WEIGHTS")
-                        or str(SHARED / "models" / "mobilenet_v2_1.0_224_imagenet_no_top.h5"))
+                        default=os.environ.get("COURSE_DATA_DIR") or str(SHARED_PHOTOS))
+    parser.add_argument("--weights", default=os.environ.get("COURSE_WEIGHTS") or str(SHARED_WEIGHTS))
     parser.add_argument("--classes", nargs="+", default=["daisy", "roses", "tulips"])
     parser.add_argument("--per-class", type=int, default=15)
     parser.add_argument("--new-per-class", type=int, default=45)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 1, 2, 3, 4])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[config.SEED, 1, 2, 3, 4])
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "small_data.json"))
     return parser.parse_args(argv)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from .backend import import_tensorflow
 
 import_tensorflow()
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
-from . import training  # noqa: E402
-from .experiments import _check_data, _loss, _quiet, seeded, subset  # noqa: E402
-from .messages import t  # noqa: E402
+from . import training
+from .config import HEAD_LR
+from .experiments import _check_data, _loss, _quiet, seeded, subset
+from .messages import t
+from .recipe import compile_adam
 
 
 @dataclass
@@ -60,7 +61,7 @@ def _augmented_dataset(data, augmentation, seed):
 
 @_quiet
 def augmentation_comparison(build_fn, data, augmentation, per_class, epochs, seed,
-                            learning_rate=1e-3):
+                            learning_rate=HEAD_LR):
     """Train two identically seeded models with ``model.fit`` on ``per_class`` photos per class.
 
     ``build_fn()`` returns ``(model, base)`` with the base frozen (the course's
@@ -76,8 +77,7 @@ def augmentation_comparison(build_fn, data, augmentation, per_class, epochs, see
     runs = []
     for aug in (None, augmentation):
         model, _ = seeded(build_fn, seed)
-        model.compile(optimizer=keras.optimizers.Adam(training.check_lr(learning_rate)),
-                      loss=_loss(part), metrics=["accuracy"], jit_compile=False)
+        compile_adam(model, training.check_lr(learning_rate), _loss(part))
         start = time.perf_counter()
         model.fit(_augmented_dataset(part, aug, seed), epochs=epochs, verbose=0)
         seconds = time.perf_counter() - start

@@ -19,18 +19,18 @@ from pathlib import Path
 from .backend import import_tensorflow
 
 tf = import_tensorflow()
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from .errors import CourseError  # noqa: E402
-from .messages import t  # noqa: E402
+from .errors import CourseError
+from .messages import t
+from .validate import keras_model
 
 INPUT_NAME = "pixels"
 
 
 def _input_size(model):
-    if not isinstance(model, keras.Model):
-        raise CourseError(t("model.not_a_model", kind=type(model).__name__))
+    keras_model(model)
     size = model.input_shape[1]
     if size is None:
         raise CourseError(t("photo.no_input_size"))

@@ -10,16 +10,16 @@ import math
 from .backend import import_tensorflow
 
 import_tensorflow()
-import keras  # noqa: E402  (after the quiet TensorFlow import)
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
-from .errors import CourseError  # noqa: E402
-from .messages import t  # noqa: E402
-from .model import BLOCKS, block_of, check_depth, is_batchnorm, trainable_flags, unfreeze_flags  # noqa: E402,F401
-from .validate import int_at_least, is_int  # noqa: E402
+from .errors import CourseError
+from .messages import t
+from .model import BLOCKS, block_of, check_depth, is_batchnorm, trainable_flags, unfreeze_flags  # noqa: F401
+from .validate import int_at_least, is_int
 
 HISTORY_KEYS = ("accuracy", "val_accuracy", "loss", "val_loss")
 TRAINABLE_COLOR = "#2a9d8f"

@@ -21,11 +21,11 @@ import time
 from .backend import import_tensorflow
 
 tf = import_tensorflow()
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from . import training  # noqa: E402
-from .config import (  # noqa: E402
+from . import training
+from .config import (
     OWN_MIN_CLASSES,
     OWN_MIN_PER_CLASS,
     SMALL_DATA_FAST_MIN_STEPS,
@@ -34,8 +34,11 @@ from .config import (  # noqa: E402
     SMALL_DATA_PER_CLASS,
     get_settings,
 )
-from .errors import CourseError  # noqa: E402
-from .messages import count, t  # noqa: E402
+from .errors import CourseError
+from .messages import count, t
+from .metrics import accuracy
+from .recipe import compile_adam
+from .validate import int_at_least
 
 
 def percent(value, digits=1):
@@ -123,8 +126,7 @@ def default_min_steps(settings=None):
 
 def steps_plan(n_photos, batch_size, epochs, min_steps):
     """``(epochs, steps_per_epoch)``: at least ``epochs`` passes and at least ``min_steps`` updates."""
-    if isinstance(n_photos, bool) or not isinstance(n_photos, (int, np.integer)) or n_photos < 1:
-        raise CourseError(t("own.no_photos"))
+    int_at_least(n_photos, 1, "own.no_photos")
     epochs = training.check_epochs(epochs)
     per_epoch = math.ceil(n_photos / batch_size)
     steps = max(epochs * per_epoch, int(min_steps))
@@ -158,8 +160,7 @@ def head_of(model):
 
 
 def _fit_head(head, features, labels, epochs, steps, learning_rate, batch_size, seed):
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                 metrics=["accuracy"], jit_compile=False)
+    compile_adam(head, learning_rate, "sparse_categorical_crossentropy")
     return head.fit(repeated(features, labels, batch_size, seed), epochs=epochs, steps_per_epoch=steps,
                     verbose=0, shuffle=False)
 
@@ -276,7 +277,7 @@ def kfold_estimate(model, data, k=None, epochs=None, min_steps=None, learning_ra
                                  keras.layers.Dense(data.num_classes, activation="softmax")])
         _fit_head(head, features[train], labels[train], fold_epochs, steps, lr, data.batch_size, seed + fold)
         probs[held] = keras.ops.convert_to_numpy(head(features[held], training=False))
-        accuracies.append(float(np.mean(probs[held].argmax(axis=1) == labels[held])))
+        accuracies.append(accuracy(probs[held], labels[held]))
         steps_used = fold_epochs * steps
     return KFoldResult(list(data.class_names), labels, probs, folds, k, steps_used, accuracies,
                        time.perf_counter() - start)
@@ -285,5 +286,4 @@ def kfold_estimate(model, data, k=None, epochs=None, min_steps=None, learning_ra
 def accuracy_on(model, photos, labels):
     """Accuracy of a model on ``uint8`` photos (preprocessing included) and its predictions."""
     probs = training.run_on_photos(model, np.asarray(photos))[0]
-    labels = np.asarray(labels)
-    return float(np.mean(probs.argmax(axis=1) == labels)), probs
+    return accuracy(probs, labels), probs

@@ -27,6 +27,12 @@ def tiny_cnn(num_classes=5, size=96):
         keras.layers.Dense(num_classes, activation="softmax", name="predictions")])
 
 
+def _accuracy(model, data, split):
+    """Accuracy of ``model`` on one split, computed here from ``model.predict`` (not the course's helpers)."""
+    probs = model.predict(data.dataset(split, shuffle=False), verbose=0)
+    return float(np.mean(probs.argmax(axis=1) == data.split(split)[1]))
+
+
 def pretrained(weights_path):
     from course_utils import experiments as ex
     from course_utils.model import build_model
@@ -229,7 +235,8 @@ def test_subset_and_shrink_keep_photos_and_labels_together(data):
     assert len(small.x_train) == len(small.names_train) == 10
     for x, name in zip(small.x_train, small.names_train):
         i = data.names_train.index(name)
-        assert np.array_equal(x, data.x_train[i]) and small.y_train[list(small.names_train).index(name)] == data.y_train[i]
+        assert np.array_equal(x, data.x_train[i])
+        assert small.y_train[list(small.names_train).index(name)] == data.y_train[i]
     assert len(data.y_train) == 20 and small.x_val is data.x_val  # the original is untouched
     assert ex.shrink(data, seed=0, train=2, val=1).y_val.tolist() == data.y_val.tolist()
 
@@ -244,8 +251,11 @@ def test_train_scratch_gives_a_repeatable_curve(data):
     (a, wa), (b, wb) = runs
     assert a.kind == "scratch" and a.epochs == [1, 2] and len(a.val_accuracy) == 2
     assert 0 < a.seconds[0] < a.seconds[1]
-    assert all(0 <= v <= 1 for v in a.val_accuracy) and 0 <= a.test_accuracy <= 1
     assert a.val_accuracy == b.val_accuracy and a.test_accuracy == b.test_accuracy
+    # the last model's numbers, measured again by Keras itself
+    assert b.val_accuracy[-1] == pytest.approx(model.evaluate(data.dataset("val", shuffle=False), verbose=0,
+                                                              return_dict=True)["accuracy"])
+    assert b.test_accuracy == pytest.approx(_accuracy(model, data, "test"))
     for x, y in zip(wa, wb):
         np.testing.assert_allclose(x, y, atol=1e-6)
     other = ex.seeded(tiny_cnn, 8)
@@ -260,7 +270,7 @@ def test_feature_extraction_then_fine_tuning_continue_one_clock(data, weights_pa
     assert fe.kind == "fe" and fe.epochs == [1, 2] and fe.seconds[0] > 0
     ft = ex.train_fine_tuning(model, base, data, epochs=1, after=fe, seed=0)
     assert ft.kind == "ft" and ft.epochs == [3] and ft.seconds[0] > fe.seconds[-1]
-    assert 0 <= ft.test_accuracy <= 1
+    assert ft.test_accuracy == pytest.approx(_accuracy(model, data, "test"))
     assert ex.feature_scale(model, data) > 0
     assert ex.describe_race([fe, ft]).count("\n") == 1
 
@@ -273,7 +283,8 @@ def test_learning_curve_shapes_and_repeatability(data, weights_path):
     first = ex.learning_curve(tiny_cnn, model, data, **kwargs)
     assert first.accuracy["fe"].shape == first.accuracy["scratch"].shape == (2, 2)
     assert first.sizes == [1.0, 4.0] and first.labels[0] == "1" and "wszystkie" in first.labels[1]
-    assert ((0 <= first.accuracy["fe"]) & (first.accuracy["fe"] <= 1)).all()
+    hits = first.accuracy["fe"] * len(data.y_test)  # each run's accuracy is a share of the test photos
+    np.testing.assert_allclose(hits, np.round(hits), atol=1e-6)
     again = ex.learning_curve(tiny_cnn, model, data, sizes=[1], seeds=[1], epochs=1, min_steps=2)
     for kind in ("fe", "scratch"):  # the same size and seed give the same result
         assert again.accuracy[kind][0, 0] == first.accuracy[kind][0, 1]
@@ -294,10 +305,11 @@ def test_lr_sweep_moves_conv1_only_when_it_is_unfrozen(data, weights_path):
     runs, reference = ex.lr_sweep(model, base, data, [1e-2], epochs=1, seed=0)
     assert [r.learning_rate for r in runs] == [1e-2] and runs[0].distance > 1e-3
     assert runs[0].kernel.shape == reference.shape == (3, 3, 3, 32)
-    assert len(runs[0].val_accuracy) == 1 and 0 <= runs[0].start_val_accuracy <= 1
+    assert len(runs[0].val_accuracy) == 1
     # the checkpoint is back and the base frozen again
     for w, c in zip(model.get_weights(), checkpoint):
         np.testing.assert_array_equal(w, c)
+    assert runs[0].start_val_accuracy == pytest.approx(_accuracy(model, data, "val"))  # the checkpoint's
     assert not base.trainable or not any(layer.trainable for layer in base.layers)
     np.testing.assert_array_equal(ex.first_conv_kernel(base), reference)
 

@@ -237,6 +237,9 @@ def _short(source):
 
 
 def _reason(exc):
+    """A short reason for a photo that cannot be read (no object addresses, no long paths)."""
+    if isinstance(exc, UnidentifiedImageError):
+        return t("data.unknown_format")
     text = str(exc).split("\n")[0]
     return text[:120] if text else type(exc).__name__
 

@@ -303,3 +303,12 @@ def test_each_photo_matches_its_name_with_and_without_bad_photos(small_photo_dir
             x, _, names = d.split(split)
             for photo, name in zip(x, names):
                 np.testing.assert_array_equal(photo, read_photo(small_photo_dir / name, 32))
+
+
+@pytest.mark.parametrize("source", [b"garbage", bytearray(b"garbage")])
+def test_unreadable_upload_gets_a_polish_reason_without_object_addresses(source):
+    from course_utils.messages import t
+
+    with pytest.raises(CourseError) as caught:
+        read_photo(source, 32)
+    assert str(caught.value) == t("data.bad_photo", name="przesłany plik", error=t("data.unknown_format"))

@@ -452,6 +452,27 @@ def launch_chromium(playwright, workdir):
 
 # --- the course content the test checks against ----------------------------------
 
+@contextmanager
+def lab_session(work, env):
+    """A private JupyterLab on a copy of notebooks/ and a headless Chromium, stopped in every case."""
+    require_chromium()
+    from types import SimpleNamespace
+
+    from playwright.sync_api import sync_playwright
+
+    server = LabServer(work, REPO / "notebooks", env)
+    try:
+        server.start()
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright, work)
+            try:
+                yield SimpleNamespace(server=server, browser=browser, shots=work / "screenshots")
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+
 def load_question(question_id, quiz_dir=QUIZ_DIR):
     """The question ``question_id`` from assets/quizzes/*.json."""
     for path in sorted(Path(quiz_dir).glob("*.json")):

@@ -1,5 +1,7 @@
 """Shared fixtures: the real offline photos and weights, and a private course home."""
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,19 @@ def small_photo_dir(tmp_path, photos_dir):
         for photo in sorted(class_dir.glob("*.jpg"))[:6]:
             (root / class_dir.name / photo.name).symlink_to(photo)
     return root
+
+
+def run_cli(args, env):
+    """Run ``python -m course_utils ARGS`` as a learner would, from the repository root."""
+    return subprocess.run([sys.executable, "-m", "course_utils", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def cli_environment(home):
+    """The process environment with its own course home and none of the course's overrides."""
+    env = dict(os.environ)
+    env["COURSE_HOME"] = str(home)
+    for name in ("COURSE_FAST", "CI", "COURSE_DATA_DIR", "COURSE_WEIGHTS", "COURSE_PER_CLASS",
+                 "COURSE_IMAGE_SIZE"):
+        env.pop(name, None)
+    return env

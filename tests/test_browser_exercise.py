@@ -8,10 +8,9 @@ file then holds one wrong and one right attempt of that exercise, kind "exercise
 Skipped only when /usr/bin/chromium is missing and COURSE_REQUIRE_BROWSER is not set.
 """
 import json
-from types import SimpleNamespace
 
 import pytest
-from browser_support import REPO, LabPage, LabServer, StepFailed, launch_chromium, require_chromium, squash
+from browser_support import LabPage, StepFailed, lab_session, squash
 
 LESSON = "04_glowa_klasyfikatora.ipynb"
 EXERCISE = "04-pooling"
@@ -20,22 +19,9 @@ EXERCISE = "04-pooling"
 @pytest.fixture(scope="module")
 def lab(request, tmp_path_factory, photos_dir, weights_path):
     """A private JupyterLab on a copy of notebooks/ and a headless Chromium (stopped in every case)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    work = tmp_path_factory.mktemp("browser_exercise")
-    server = LabServer(work, REPO / "notebooks",
-                       {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path})
-    try:
-        server.start()
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright, work)
-            try:
-                yield SimpleNamespace(server=server, browser=browser, shots=work / "screenshots")
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    env = {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path}
+    with lab_session(tmp_path_factory.mktemp("browser_exercise"), env) as session:
+        yield session
 
 
 def exercise_cell_index(path, exercise_id):

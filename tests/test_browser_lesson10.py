@@ -10,10 +10,9 @@ COURSE_REQUIRE_BROWSER is not set.
 """
 import re
 import time
-from types import SimpleNamespace
 
 import pytest
-from browser_support import REPO, LabPage, LabServer, StepFailed, launch_chromium, require_chromium, squash
+from browser_support import LabPage, StepFailed, lab_session, squash
 
 LESSON = "10_wlasny_klasyfikator.ipynb"
 CLASSES = {"stokrotka": "daisy", "tulipan": "tulips"}
@@ -22,22 +21,9 @@ CLASSES = {"stokrotka": "daisy", "tulipan": "tulips"}
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, photos_dir, weights_path):
     """A private JupyterLab on a copy of notebooks/ and a headless Chromium (stopped in every case)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    work = tmp_path_factory.mktemp("browser10")
-    server = LabServer(work, REPO / "notebooks",
-                       {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path})
-    try:
-        server.start()
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright, work)
-            try:
-                yield SimpleNamespace(server=server, browser=browser, shots=work / "screenshots")
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    env = {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path}
+    with lab_session(tmp_path_factory.mktemp("browser10"), env) as session:
+        yield session
 
 
 def wait_text(locator, pattern, timeout, what):

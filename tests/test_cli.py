@@ -1,31 +1,20 @@
 """``python -m course_utils train`` / ``predict`` as real subprocesses on a tiny photo folder."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import PHOTOS, REPO, WEIGHTS
+from conftest import PHOTOS, WEIGHTS, cli_environment, run_cli
 from scipy.stats import binomtest
 
 from course_utils.messages import t
 
-
-def run(args, env):
-    return subprocess.run([sys.executable, "-m", "course_utils", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+run = run_cli
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    env = dict(os.environ)
-    env["COURSE_HOME"] = str(tmp_path_factory.mktemp("course_home"))
-    for name in ("COURSE_FAST", "CI", "COURSE_DATA_DIR", "COURSE_WEIGHTS", "COURSE_PER_CLASS",
-                 "COURSE_IMAGE_SIZE"):
-        env.pop(name, None)
-    return env
+    return cli_environment(tmp_path_factory.mktemp("course_home"))
 
 
 @pytest.fixture(scope="module")

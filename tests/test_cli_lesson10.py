@@ -1,31 +1,17 @@
 """The command line's lesson-10 rules as real subprocesses: minimums, small-data mode, export."""
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PHOTOS, WEIGHTS
+from conftest import PHOTOS, WEIGHTS, cli_environment, run_cli
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run(args, env):
-    return subprocess.run([sys.executable, "-m", "course_utils", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+run = run_cli
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    env = dict(os.environ)
-    env["COURSE_HOME"] = str(tmp_path_factory.mktemp("course_home"))
-    for name in ("COURSE_FAST", "CI", "COURSE_DATA_DIR", "COURSE_WEIGHTS", "COURSE_PER_CLASS",
-                 "COURSE_IMAGE_SIZE"):
-        env.pop(name, None)
-    return env
+    return cli_environment(tmp_path_factory.mktemp("course_home"))
 
 
 def _folder(root, counts):

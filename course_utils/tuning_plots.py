@@ -1,0 +1,89 @@
+"""The heat map of the fine-tuning search: validation accuracy per (unfreeze depth, learning rate).
+
+``plot_search_heatmap(result)`` takes what :func:`course_utils.tuning.search_fine_tuning`
+returns (any object with ``depths``, ``learning_rates``, ``val_accuracy`` and ``best``):
+one row per depth, one column per learning rate, the validation accuracy written in every
+cell the Polish way ("92,1%") and the chosen cell framed. Nothing is shown; the figure is
+returned, like every plot of :mod:`course_utils.plots`.
+"""
+import math
+
+import numpy as np
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
+
+from .errors import CourseError
+from .messages import t
+from .plots import new_figure
+from .validate import is_int
+
+CHOSEN_COLOR = "#d62828"
+CHOSEN_GID = "chosen"
+NOT_RUN = "—"
+
+
+def percent(value, digits=1):
+    """A share in Polish notation: 0.9213 -> '92,1%' (NaN -> '—', a run that did not happen)."""
+    if not math.isfinite(value):
+        return NOT_RUN
+    return f"{100 * value:.{digits}f}".replace(".", ",") + "%"
+
+
+def lr_label(lr):
+    """A learning rate as the lesson writes it: 1e-05 -> '1e-5', 0.0003 -> '3e-4'."""
+    return np.format_float_scientific(float(lr), trim="-", exp_digits=1)
+
+
+def search_grid(result):
+    """``(depths, learning_rates, accuracy array, (row, col) of the chosen cell)``, checked."""
+    missing = [name for name in ("depths", "learning_rates", "val_accuracy", "best") if not hasattr(result, name)]
+    if missing:
+        raise CourseError(t("tuning_plots.not_a_result", kind=type(result).__name__, missing=", ".join(missing)))
+    depths, rates = list(result.depths), [float(lr) for lr in result.learning_rates]
+    if not depths or not rates or not all(is_int(d) for d in depths):
+        raise CourseError(t("tuning_plots.bad_axes", depths=depths, rates=rates))
+    try:
+        acc = np.asarray(result.val_accuracy, dtype=float)
+    except (TypeError, ValueError):
+        raise CourseError(t("tuning_plots.bad_values", value=type(result.val_accuracy).__name__)) from None
+    if acc.shape != (len(depths), len(rates)):
+        raise CourseError(t("tuning_plots.bad_shape", shape=acc.shape, rows=len(depths), cols=len(rates)))
+    finite = acc[np.isfinite(acc)]
+    if finite.size == 0 or ((finite < 0) | (finite > 1)).any() or np.isinf(acc).any():
+        raise CourseError(t("tuning_plots.bad_values", value=acc.round(4).tolist()))
+    best = result.best
+    try:
+        depth, lr = best
+        row, col = depths.index(depth), next(j for j, r in enumerate(rates) if math.isclose(r, float(lr)))
+    except (TypeError, ValueError, StopIteration):
+        raise CourseError(t("tuning_plots.bad_best", best=best, depths=depths,
+                            rates=", ".join(map(lr_label, rates)))) from None
+    if not math.isfinite(acc[row, col]):
+        raise CourseError(t("tuning_plots.bad_best", best=best, depths=depths, rates=", ".join(map(lr_label, rates))))
+    return depths, rates, acc, (row, col)
+
+
+def plot_search_heatmap(result):
+    """Validation accuracy of every (depth, learning rate) run as a heat map, the chosen cell framed."""
+    depths, rates, acc, (row, col) = search_grid(result)
+    fig = new_figure(1.6 * len(rates) + 3.2, 0.8 * len(depths) + 2.2)
+    ax = fig.subplots()
+    finite = acc[np.isfinite(acc)]
+    image = ax.imshow(np.ma.masked_invalid(acc), cmap="Greens", vmin=finite.min(), vmax=finite.max() or 1,
+                      aspect="auto")
+    middle = (finite.min() + finite.max()) / 2
+    for (i, j), value in np.ndenumerate(acc):
+        chosen = (i, j) == (row, col)
+        ax.text(j, i, percent(value), ha="center", va="center", fontsize=11,
+                fontweight="bold" if chosen else "normal",
+                color="white" if math.isfinite(value) and value > middle and np.ptp(finite) > 0 else "black")
+    ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=CHOSEN_COLOR, linewidth=3,
+                           gid=CHOSEN_GID))
+    ax.set_xticks(range(len(rates)), [lr_label(lr) for lr in rates])
+    ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+    ax.set_xlabel(t("tuning_plots.xlabel"))
+    ax.set_ylabel(t("tuning_plots.ylabel"))
+    ax.set_title(t("tuning_plots.title", depth=depths[row], lr=lr_label(rates[col]), acc=percent(acc[row, col])))
+    bar = fig.colorbar(image, ax=ax, label=t("tuning_plots.colorbar"))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: percent(value)))
+    return fig

@@ -58,6 +58,17 @@ DEMO_CLASSES = ("daisy", "roses", "sunflowers")  # lesson 10's demo when the lea
 DEMO_PER_CLASS = 15  # demo photos per class (fast mode: 8)
 DEMO_FAST_PER_CLASS = 8
 
+# fine-tuning search (issue 18): depth x learning rate, chosen on validation (course_utils.tuning)
+TUNE_DEPTHS = (20, 38, 56)  # last layers of the base unfrozen; each starts a MobileNetV2 block (15, 13, 11)
+TUNE_LEARNING_RATES = (1e-5, 1e-4, 3e-4)  # the source's rate, ten times it, and a higher one
+TUNE_MAX_EPOCHS, TUNE_FAST_MAX_EPOCHS = 6, 2  # epochs per run at most (early stopping may end it sooner)
+TUNE_PATIENCE, TUNE_FAST_PATIENCE = 1, 1  # epochs without a better validation accuracy before a run stops
+TUNE_FAST_DEPTHS = (20, 56)  # fast mode: a 2 x 2 grid
+TUNE_FAST_LEARNING_RATES = (1e-5, 1e-4)
+TUNE_PRUNE_AFTER = 2  # from this epoch on, a run far behind the best run so far stops ...
+TUNE_PRUNE_MARGIN = 0.03  # ... when its best validation accuracy is more than this share below it
+AUGMENT_FLIP, AUGMENT_ROTATION, AUGMENT_ZOOM = "horizontal", 0.1, 0.1  # lesson 05's augmentation layers
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -167,7 +167,7 @@ def _compile_learner_model(model, recipe):
 
 
 def _fit_cached(model, data, k, epochs, recipe, desc, verbose, seed,
-                progress_callback, extra_boundaries=()):
+                progress_callback, extra_boundaries=(), callbacks=()):
     splits = ("train", "val") if len(data.y_val) else ("train",)
     acts = cached_activations(model, data, k, splits, extra_boundaries, verbose)
     top = top_model(model, k)
@@ -179,7 +179,8 @@ def _fit_cached(model, data, k, epochs, recipe, desc, verbose, seed,
     with strategy_scope():
         compile_with(top, recipe)
         history = top.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
-                          callbacks=[EpochProgress(epochs, desc, verbose, progress_callback)])
+                          callbacks=[EpochProgress(epochs, desc, verbose, progress_callback),
+                                     *callbacks])
     history.set_model(model)
     history.recipe = recipe
     _compile_learner_model(model, recipe)
@@ -187,7 +188,7 @@ def _fit_cached(model, data, k, epochs, recipe, desc, verbose, seed,
 
 
 def _fit_full(model, data, epochs, recipe, augmentation, verbose, seed,
-              progress_callback):
+              progress_callback, callbacks=()):
     """The ordinary ``model.fit`` through the whole network (augmentation, no cache)."""
     from .data import preprocess
 
@@ -216,7 +217,7 @@ def _fit_full(model, data, epochs, recipe, augmentation, verbose, seed,
             mark_course_compiled(model)
         history = model.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
                             callbacks=[EpochProgress(epochs, t("training.bar_full"), verbose,
-                                                     progress_callback)])
+                                                     progress_callback), *callbacks])
     history.recipe = recipe
     return history
 
@@ -257,7 +258,7 @@ def train_head_cached(model, data, epochs=None, learning_rate=None, verbose=1, *
 
 def fine_tune_cached(model, base, data, unfreeze=UNFREEZE_LAST, learning_rate=None, epochs=None,
                      verbose=1, *, augmentation=None, keep_batchnorm_frozen=True, seed=None,
-                     progress_callback=None, use_compiled=True):
+                     progress_callback=None, use_compiled=True, callbacks=()):
     """Fine-tuning: unfreeze the last ``unfreeze`` layers of ``base`` and train the top.
 
     Uses :func:`course_utils.model.unfreeze_last` (BatchNorm stays frozen and
@@ -273,6 +274,10 @@ def fine_tune_cached(model, base, data, unfreeze=UNFREEZE_LAST, learning_rate=No
     replaces the rate), loss and metrics. A model the learner has not compiled (or only
     the course compiled, after an earlier fast path) trains with Adam(config
     ``fine_tune_lr``, the source's 1e-5), cross-entropy and accuracy, and the run says so.
+
+    ``callbacks`` (Keras callbacks, e.g. ``EarlyStopping``) are passed to ``fit``; on the
+    cached path their ``self.model`` is the model of the layers above the boundary (the same
+    layer objects), so ``restore_best_weights`` restores the learner's model.
 
     Returns the ``keras.callbacks.History`` of the run; ``history.recipe`` says what it
     trained with.
@@ -290,9 +295,9 @@ def fine_tune_cached(model, base, data, unfreeze=UNFREEZE_LAST, learning_rate=No
     if (augmentation is not None or not cacheable(model, k)
             or not _fits_budget(data, crossing_tensors(model, k), splits)):
         return _fit_full(model, data, epochs, recipe, augmentation, verbose, seed,
-                         progress_callback)
+                         progress_callback, callbacks)
     return _fit_cached(model, data, k, epochs, recipe, t("training.bar_finetune"),
-                       verbose, seed, progress_callback)
+                       verbose, seed, progress_callback, callbacks=callbacks)
 
 
 def predict_cached(model, data, split="test", verbose=0, *, base=None, cache_unfreeze=None):

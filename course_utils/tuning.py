@@ -1,0 +1,392 @@
+"""The fine-tuning search: unfreeze depth x learning rate, each run from the same weights, chosen on validation.
+
+::
+
+    from course_utils.tuning import search_fine_tuning
+    result = search_fine_tuning(model, base_model, data, depths=None, learning_rates=None,
+                                seed=None, verbose=1, *, max_epochs=None, patience=None,
+                                augment=False)
+
+Every run of the grid restores the weights ``model`` had when the search was called (the
+feature-extraction checkpoint), unfreezes the last ``depth`` layers of ``base_model``
+(:func:`course_utils.model.unfreeze_last`: BatchNorm stays frozen, in inference mode) and
+fine-tunes with Adam(``learning_rate``) on the cached activations at that depth's boundary
+(:func:`course_utils.training.fine_tune_cached`), with early stopping on the validation
+accuracy (``keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=...,
+restore_best_weights=True)``). All depths' activations come from **one** forward pass of the
+frozen base over the training and validation photos.
+
+To keep the search affordable on a 2-core CPU, a run that is already far behind stops early:
+from epoch ``TUNE_PRUNE_AFTER`` on, a run whose best validation accuracy is more than
+``TUNE_PRUNE_MARGIN`` below the best validation accuracy of any earlier run stops (its cell
+then holds what it reached by then, and ``result.stopped`` says ``"pruned"``). Within a depth the
+higher learning rates run first (they learn fastest), so the slow low-rate runs meet an
+incumbent. Every run is still a prefix of the plain ``fine_tune_cached`` run with the same
+arguments, so each cell can be reproduced on its own.
+
+The configuration is chosen by **validation accuracy only** (``data``'s test split is never
+read here); a tie (the same number of correctly classified validation photos) goes to the
+cheaper run: fewer unfrozen layers, then fewer epochs to its best epoch. After the call
+``model`` holds the chosen run's best weights and ``base_model``'s trainable flags for that
+depth; it is compiled with Adam(chosen rate), so ``model.evaluate`` works. The chosen run's
+weights *are* the final model: nothing is trained again.
+
+``augment=True`` adds one more step after the search: from the same starting weights, the
+chosen configuration is trained again with lesson 05's augmentation (``RandomFlip``,
+``RandomRotation``, ``RandomZoom``). Augmentation changes the pixels in every epoch, so this
+run cannot use the cache and goes through the whole network (``fine_tune_cached`` falls back to
+``model.fit``); the search itself stays on the cache. The model then holds the augmented run's
+best weights (early stopping on validation as above), described in ``result.final``.
+
+``result`` is a :class:`SearchResult`: ``depths``, ``learning_rates``, ``val_accuracy``,
+``best_epoch``, ``seconds``, ``epochs_run``, ``stopped`` (arrays of shape
+``(len(depths), len(learning_rates))``), ``best``, ``describe()``.
+"""
+import time
+from dataclasses import dataclass, field
+
+from .backend import import_tensorflow
+
+import_tensorflow()
+import keras
+import numpy as np
+
+from . import config
+from .activations import cached_activations, head_boundary, unfreeze_boundary
+from .config import get_settings
+from .errors import CourseError
+from .messages import t
+from .validate import is_int, keras_model
+
+PATIENCE, MAX_EPOCHS, PRUNED = "patience", "max_epochs", "pruned"
+
+
+@dataclass
+class SearchResult:
+    """What the fine-tuning search ran and what it chose (see the module docstring)."""
+
+    depths: tuple
+    learning_rates: tuple
+    val_accuracy: np.ndarray  # best validation accuracy of each run
+    best_epoch: np.ndarray  # 1-based epoch of that accuracy
+    seconds: np.ndarray  # wall seconds of each run
+    epochs_run: np.ndarray  # epochs each run trained before it stopped
+    stopped: np.ndarray  # why each run stopped: "patience", "max_epochs" or "pruned"
+    best: tuple  # (depth, learning_rate) chosen by validation accuracy
+    n_val: int
+    max_epochs: int
+    patience: int
+    prune_after: int
+    prune_margin: float
+    search_seconds: float = 0.0  # the whole search, the one forward pass included
+    forward_seconds: float = 0.0  # the forward pass that cached every depth's activations
+    histories: dict = field(default_factory=dict)  # (depth, lr) -> {"val_accuracy": [...], ...}
+    final: dict | None = None  # augment=True: the augmented run of the chosen configuration
+
+    @property
+    def best_index(self):
+        """``(row, column)`` of :attr:`best` in the arrays."""
+        return self.depths.index(self.best[0]), self.learning_rates.index(self.best[1])
+
+    @property
+    def best_val_accuracy(self):
+        """The chosen run's best validation accuracy."""
+        return float(self.val_accuracy[self.best_index])
+
+    def hits(self, accuracy):
+        """How many of the validation photos an accuracy stands for."""
+        return int(round(float(accuracy) * self.n_val))
+
+    def runner_up(self):
+        """``(depth, lr, accuracy)`` of the best run other than the chosen one (None: one run)."""
+        cells = [(self.val_accuracy[i, j], d, lr) for i, d in enumerate(self.depths)
+                 for j, lr in enumerate(self.learning_rates) if (d, lr) != self.best]
+        if not cells:
+            return None
+        acc, d, lr = max(cells, key=lambda c: c[0])
+        return d, lr, float(acc)
+
+    def describe(self):
+        """Polish lines: what ran, what was chosen and why (validation only)."""
+        runs = len(self.depths) * len(self.learning_rates)
+        pruned = int(np.sum(self.stopped == PRUNED))
+        lines = [t("tuning.describe_grid", runs=runs, depths=", ".join(map(str, self.depths)),
+                   lrs=", ".join(lr_text(x) for x in self.learning_rates), max=self.max_epochs,
+                   patience=self.patience, n=self.n_val)]
+        if pruned:
+            lines.append(t("tuning.describe_pruned", k=pruned, after=self.prune_after,
+                           margin=_points(self.prune_margin)))
+        i, j = self.best_index
+        depth, lr = self.best
+        acc = self.best_val_accuracy
+        lines.append(t("tuning.describe_best", depth=depth, lr=lr_text(lr), acc=percent(acc),
+                       hits=self.hits(acc), n=self.n_val, epoch=int(self.best_epoch[i, j])))
+        other = self.runner_up()
+        if other is not None:
+            d, olr, oacc = other
+            diff = self.hits(acc) - self.hits(oacc)
+            key = "tuning.describe_tie" if diff == 0 else "tuning.describe_runner_up"
+            lines.append(t(key, depth=d, lr=lr_text(olr), acc=percent(oacc), k=diff,
+                           step=_points(round(1 / self.n_val, 4))))
+        lines.append(t("tuning.describe_time", seconds=_seconds(self.search_seconds),
+                       forward=_seconds(self.forward_seconds)))
+        if self.final is not None:
+            f = self.final
+            lines.append(t("tuning.describe_augmented", acc=percent(f["val_accuracy"]),
+                           epoch=f["best_epoch"], epochs=f["epochs_run"],
+                           seconds=_seconds(f["seconds"]), search=percent(acc)))
+        else:
+            lines.append(t("tuning.describe_final"))
+        lines.append(t("tuning.describe_test"))
+        return "\n".join(lines)
+
+    def to_dict(self):
+        """A JSON-ready summary (the CLI's sidecar, the benchmark's results)."""
+        return {"depths": list(self.depths), "learning_rates": list(self.learning_rates),
+                "val_accuracy": self.val_accuracy.tolist(), "best_epoch": self.best_epoch.tolist(),
+                "seconds": self.seconds.tolist(), "epochs_run": self.epochs_run.tolist(),
+                "stopped": self.stopped.tolist(), "best": {"depth": self.best[0],
+                                                           "learning_rate": self.best[1]},
+                "best_val_accuracy": self.best_val_accuracy, "n_val": self.n_val,
+                "max_epochs": self.max_epochs, "patience": self.patience,
+                "prune_after": self.prune_after, "prune_margin": self.prune_margin,
+                "search_seconds": self.search_seconds, "forward_seconds": self.forward_seconds,
+                "final": self.final}
+
+
+# ---------------------------------------------------------------- formatting (Polish prose)
+
+def lr_text(lr):
+    """A learning rate as code writes it: ``1e-4``, ``3e-4``, ``1e-5``."""
+    return np.format_float_scientific(float(lr), trim="-", exp_digits=1)
+
+
+def percent(share):
+    """``0.9214`` -> ``'92,1%'`` (decimal comma, as in the lessons' prose)."""
+    return f"{100 * float(share):.1f}".replace(".", ",") + "%"
+
+
+def _points(share):
+    return f"{100 * float(share):g}".replace(".", ",")
+
+
+def _seconds(seconds):
+    return f"{float(seconds):.0f}"
+
+
+# ---------------------------------------------------------------- checks
+
+def _check_grid(base, depths, learning_rates):
+    if isinstance(depths, (str, bytes)) or not hasattr(depths, "__iter__"):
+        raise CourseError(t("tuning.bad_grid", name="depths", value=depths))
+    if isinstance(learning_rates, (str, bytes)) or not hasattr(learning_rates, "__iter__"):
+        raise CourseError(t("tuning.bad_grid", name="learning_rates", value=learning_rates))
+    depths, learning_rates = tuple(depths), tuple(learning_rates)
+    if not depths or not learning_rates:
+        raise CourseError(t("tuning.empty_grid"))
+    for d in depths:
+        if not is_int(d) or not 1 <= d <= len(base.layers):
+            raise CourseError(t("tuning.bad_depth", value=d, max=len(base.layers)))
+    for lr in learning_rates:
+        if (isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.number))
+                or not 0 < lr < 10):  # also rejects NaN
+            raise CourseError(t("tuning.bad_lr", value=lr))
+    depths = tuple(int(d) for d in depths)
+    learning_rates = tuple(float(x) for x in learning_rates)
+    if len(set(depths)) != len(depths) or len(set(learning_rates)) != len(learning_rates):
+        raise CourseError(t("tuning.duplicate", depths=list(depths), lrs=list(learning_rates)))
+    return depths, learning_rates
+
+
+def _check_inputs(model, base, data):
+    from .training import _check_model
+
+    keras_model(model)
+    keras_model(base)
+    head = _check_model(model, data)
+    inside = {id(layer) for layer in model.layers}
+    if not base.layers or id(base.layers[-1]) not in inside:
+        raise CourseError(t("tuning.not_the_base", model=model.name, base=base.name))
+    bias = head.weights[1] if len(head.weights) > 1 else None
+    if bias is not None and not np.any(keras.ops.convert_to_numpy(bias)):
+        raise CourseError(t("tuning.untrained_head"))
+    if len(data.y_val) == 0:
+        raise CourseError(t("tuning.no_val"))
+
+
+def _int_setting(value, default, key):
+    value = default if value is None else value
+    if not is_int(value) or value < 1:
+        raise CourseError(t(key, value=value))
+    return int(value)
+
+
+# ---------------------------------------------------------------- the search
+
+class _Prune(keras.callbacks.Callback):
+    """Stops a run from epoch ``after`` on when its best validation accuracy trails ``bar``."""
+
+    def __init__(self, after, bar):
+        super().__init__()
+        self.after, self.bar = after, bar
+        self.best, self.pruned = -1.0, False
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.best = max(self.best, float((logs or {}).get("val_accuracy", -1.0)))
+        last = epoch + 1 >= self.params.get("epochs", epoch + 2)  # nothing to save at the last epoch
+        if self.bar is not None and epoch + 1 >= self.after and not last and self.best < self.bar:
+            self.pruned = True
+            self.model.stop_training = True
+
+
+def _early_stopping(patience):
+    return keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
+                                         restore_best_weights=True)
+
+
+def default_augmentation(seed=None):
+    """Lesson 05's augmentation layers (config ``AUGMENT_*``), seeded."""
+    seed = get_settings().seed if seed is None else int(seed)
+    return keras.Sequential([
+        keras.layers.RandomFlip(config.AUGMENT_FLIP, seed=seed),
+        keras.layers.RandomRotation(config.AUGMENT_ROTATION, seed=seed + 1),
+        keras.layers.RandomZoom(config.AUGMENT_ZOOM, seed=seed + 2),
+    ], name="augmentation")
+
+
+def _run_order(depths, learning_rates):
+    """Shallow depths first; within a depth the higher rates first (see the module docstring)."""
+    return [(i, j) for i in range(len(depths))
+            for j in sorted(range(len(learning_rates)), key=lambda j: -learning_rates[j])]
+
+
+def _better(candidate, incumbent):
+    """True when ``candidate`` beats ``incumbent``: more validation hits, then the cheaper run."""
+    if incumbent is None:
+        return True
+    hits, depth, epoch = candidate
+    best_hits, best_depth, best_epoch = incumbent
+    if hits != best_hits:
+        return hits > best_hits
+    return (depth, epoch) < (best_depth, best_epoch)
+
+
+def _one_run(model, base, data, depth, lr, max_epochs, patience, seed, callbacks):
+    from .training import fine_tune_cached
+
+    keras.utils.set_random_seed(seed)
+    return fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=lr, epochs=max_epochs,
+                            verbose=0, seed=seed, use_compiled=False,
+                            callbacks=[_early_stopping(patience), *callbacks])
+
+
+def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None, seed=None,
+                       verbose=1, *, max_epochs=None, patience=None, prune_after=None,
+                       prune_margin=None, augment=False):
+    """Search unfreeze depth x learning rate on validation; leave ``model`` with the chosen run.
+
+    See the module docstring for what every run does, the early stop of runs far behind,
+    the tie rule and ``augment``. Defaults come from ``config.py`` (``TUNE_*``, fast-mode
+    variants). Returns a :class:`SearchResult`.
+    """
+    from .model import unfreeze_last
+    from .recipe import compile_adam, default_loss, mark_course_compiled
+
+    settings = get_settings()
+    _check_inputs(model, base_model, data)
+    fast = settings.fast
+    depths = (config.TUNE_FAST_DEPTHS if fast else config.TUNE_DEPTHS) if depths is None else depths
+    learning_rates = ((config.TUNE_FAST_LEARNING_RATES if fast else config.TUNE_LEARNING_RATES)
+                      if learning_rates is None else learning_rates)
+    depths, learning_rates = _check_grid(base_model, depths, learning_rates)
+    max_epochs = _int_setting(max_epochs, config.TUNE_FAST_MAX_EPOCHS if fast else config.TUNE_MAX_EPOCHS,
+                              "tuning.bad_epochs")
+    patience = _int_setting(patience, config.TUNE_FAST_PATIENCE if fast else config.TUNE_PATIENCE,
+                            "tuning.bad_patience")
+    prune_after = _int_setting(prune_after, config.TUNE_PRUNE_AFTER, "tuning.bad_prune_after")
+    prune_margin = config.TUNE_PRUNE_MARGIN if prune_margin is None else prune_margin
+    if (isinstance(prune_margin, (bool, np.bool_)) or not isinstance(prune_margin, (int, float, np.number))
+            or not 0 <= prune_margin <= 1):
+        raise CourseError(t("tuning.bad_margin", value=prune_margin))
+    seed = data.seed if seed is None else seed
+    if not is_int(seed):
+        raise CourseError(t("tuning.bad_seed", value=seed))
+    seed = int(seed)
+
+    start = time.perf_counter()
+    snapshot = [np.array(w, copy=True) for w in model.get_weights()]
+    # one forward pass caches the activations at every depth's boundary (train and val only)
+    boundaries = [unfreeze_boundary(model, base_model, d) for d in depths]
+    deepest = min((b for b in boundaries if b is not None), default=head_boundary(model))
+    cached_activations(model, data, deepest, ("train", "val"),
+                       [b for b in boundaries if b != deepest] + [head_boundary(model)], verbose)
+    forward_seconds = time.perf_counter() - start
+
+    shape = (len(depths), len(learning_rates))
+    val = np.full(shape, np.nan)
+    best_epoch = np.zeros(shape, dtype=int)
+    seconds = np.zeros(shape)
+    epochs_run = np.zeros(shape, dtype=int)
+    stopped = np.full(shape, "", dtype=object)
+    histories = {}
+    n_val = int(len(data.y_val))
+    chosen, chosen_key, chosen_weights = None, None, None
+    best_so_far = None
+    for i, j in _run_order(depths, learning_rates):
+        depth, lr = depths[i], learning_rates[j]
+        model.set_weights(snapshot)
+        prune = _Prune(prune_after, None if best_so_far is None else best_so_far - prune_margin)
+        run_start = time.perf_counter()
+        history = _one_run(model, base_model, data, depth, lr, max_epochs, patience, seed, [prune])
+        seconds[i, j] = time.perf_counter() - run_start
+        accs = [float(a) for a in history.history.get("val_accuracy", [])]
+        k = int(np.argmax(accs))  # the first epoch of the best accuracy, as EarlyStopping keeps it
+        val[i, j], best_epoch[i, j], epochs_run[i, j] = accs[k], k + 1, len(accs)
+        stopped[i, j] = PRUNED if prune.pruned else (MAX_EPOCHS if len(accs) == max_epochs
+                                                     else PATIENCE)
+        histories[(depth, lr)] = {key: [float(v) for v in values]
+                                  for key, values in history.history.items()}
+        best_so_far = accs[k] if best_so_far is None else max(best_so_far, accs[k])
+        key = (int(round(accs[k] * n_val)), depth, k + 1)
+        if _better(key, chosen_key):
+            chosen, chosen_key = (depth, lr), key
+            chosen_weights = [np.array(w, copy=True) for w in model.get_weights()]
+        if verbose:
+            print(t("tuning.run_line", depth=depth, lr=lr_text(lr), acc=percent(accs[k]),
+                    epoch=k + 1, epochs=len(accs), seconds=_seconds(seconds[i, j]),
+                    why=t(f"tuning.stopped_{stopped[i, j]}", after=prune_after,
+                          margin=_points(prune_margin))), flush=True)
+
+    final = None
+    if augment:
+        model.set_weights(snapshot)
+        run_start = time.perf_counter()
+        history = _one_run_augmented(model, base_model, data, chosen, max_epochs, patience, seed)
+        accs = [float(a) for a in history.history.get("val_accuracy", [])]
+        k = int(np.argmax(accs))
+        final = {"augmented": True, "depth": chosen[0], "learning_rate": chosen[1],
+                 "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
+                 "seconds": time.perf_counter() - run_start,
+                 "history": {key: [float(v) for v in values]
+                             for key, values in history.history.items()}}
+    else:
+        model.set_weights(chosen_weights)
+    unfreeze_last(base_model, chosen[0])
+    compile_adam(model, chosen[1], default_loss(data))
+    mark_course_compiled(model)
+    result = SearchResult(depths, learning_rates, val, best_epoch, seconds, epochs_run, stopped,
+                          chosen, n_val, max_epochs, patience, prune_after, float(prune_margin),
+                          time.perf_counter() - start, forward_seconds, histories, final)
+    if verbose:
+        print(result.describe(), flush=True)
+    return result
+
+
+def _one_run_augmented(model, base, data, chosen, max_epochs, patience, seed):
+    from .training import fine_tune_cached
+
+    keras.utils.set_random_seed(seed)
+    return fine_tune_cached(model, base, data, unfreeze=chosen[0], learning_rate=chosen[1],
+                            epochs=max_epochs, verbose=0, seed=seed, use_compiled=False,
+                            augmentation=default_augmentation(seed),
+                            callbacks=[_early_stopping(patience)])

@@ -14,6 +14,7 @@ Not a test; run it by hand::
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ from course_utils.config import offline_assets
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "lessons.json"
 PEAK_CELL = ("import resource\n"
-             "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+             "print(f'PEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', flush=True)")
 
 
 def _seconds(cell):
@@ -42,12 +43,12 @@ def _seconds(cell):
 
 
 def _peak_kb(cell):
-    """The maximum RSS the extra last cell printed."""
-    for output in cell.get("outputs", []):
-        for line in output.get("text", "").splitlines():
-            if line.startswith("PEAK_RSS_KB"):
-                return int(line.split()[1])
-    raise RuntimeError("the kernel did not report its peak memory")
+    """The maximum RSS a probe cell printed (its stream may arrive in several pieces)."""
+    text = "".join(output.get("text", "") for output in cell.get("outputs", []))
+    found = re.search(r"PEAK_RSS_KB\s+(\d+)", text)
+    if not found:
+        raise RuntimeError("the kernel did not report its peak memory")
+    return int(found.group(1))
 
 
 def run_lesson(path, timeout, top, cell_memory=False):

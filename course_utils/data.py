@@ -79,12 +79,30 @@ class FlowerData:
         return (getattr(self, f"x_{name}"), getattr(self, f"y_{name}"),
                 getattr(self, f"names_{name}"))
 
-    def dataset(self, name, shuffle=None, batch_size=None):
-        """A batched, preprocessed ``tf.data`` pipeline of one split."""
+    def dataset(self, name, shuffle=None, batch_size=None, rows=None, seed=None):
+        """A batched, preprocessed ``tf.data`` pipeline of one split (``rows``: only those photos)."""
         x, y, _ = self.split(name)
         return make_dataset(x, y, self.num_classes, batch_size or self.batch_size,
                             shuffle=(name == "train") if shuffle is None else shuffle,
-                            seed=self.seed, label_mode=self.label_mode)
+                            seed=self.seed if seed is None else seed, label_mode=self.label_mode,
+                            rows=rows)
+
+    def first_per_class(self, n, splits=("train", "val", "test")):
+        """``(photos, labels)``: the first ``n`` photos of each class, class after class.
+
+        "First" in the order of ``splits`` laid end to end (training photos first), as
+        ``np.concatenate`` of the splits would give them, but only the chosen photos
+        are copied (all photos at 224 px are about 0.5 GB).
+        """
+        ys = [np.asarray(self.split(name)[1]) for name in splits]
+        labels = np.concatenate(ys)
+        pick = np.concatenate([np.flatnonzero(labels == c)[:n] for c in range(self.num_classes)])
+        starts = np.cumsum([0] + [len(y) for y in ys])
+        photos = np.empty((len(pick),) + self.x_train.shape[1:], dtype=self.x_train.dtype)
+        for k, name in enumerate(splits):
+            inside = (pick >= starts[k]) & (pick < starts[k + 1])
+            photos[inside] = self.split(name)[0][pick[inside] - starts[k]]
+        return photos, labels[pick]
 
     @property
     def train(self):
@@ -120,21 +138,52 @@ def preprocess(images):
     return preprocess_input(tf.cast(images, tf.float32))
 
 
-def make_dataset(x, y, num_classes, batch_size, shuffle=False, seed=SEED,
-                 label_mode="categorical"):
-    """Batch uint8 photos and labels into a preprocessed pipeline.
+def row_batches(arrays, labels, batch_size, shuffle=False, seed=SEED, rows=None):
+    """Batches ``(array[r] for each array..., labels[r])`` of in-memory arrays, taken by row number.
 
+    The pipeline holds only row *numbers* (``rows``, default all) and takes each batch
+    from the arrays when it is needed, so no copy of the arrays is made:
+    ``from_tensor_slices(x)`` copies the whole array into the pipeline, and TensorFlow did
+    not give that memory back after the pipeline was deleted (measured: about 0.3 GB kept
+    per pipeline of 2 000 photos at 224 px). Shuffling the numbers with the seed gives the
+    same order as shuffling the arrays themselves (same seed, same length). The arrays
+    are referenced, not copied, so pass the big array and ``rows``, never a copy per run.
+    """
+    tf = import_tensorflow()
+    arrays = [np.asarray(a) for a in arrays]
+    labels = np.asarray(labels)
+    rows = np.arange(len(labels), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    parts = arrays + [labels]
+    types = [tf.as_dtype(a.dtype) for a in parts]
+
+    def take(positions):
+        picked = rows[positions]
+        return tuple(a[picked] for a in parts)
+
+    def batch(positions):
+        out = tf.numpy_function(take, [positions], types, stateful=False)
+        for tensor, a in zip(out, parts):
+            tensor.set_shape((None, *a.shape[1:]))
+        return tuple(out)
+
+    ds = tf.data.Dataset.range(len(rows))
+    if shuffle and len(rows):
+        ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(batch, num_parallel_calls=2)
+
+
+def make_dataset(x, y, num_classes, batch_size, shuffle=False, seed=SEED,
+                 label_mode="categorical", rows=None):
+    """Batch uint8 photos and labels into a preprocessed pipeline (``rows``: only those photos).
+
+    Batches come from ``x`` by row number (:func:`row_batches`, no copy of the photos).
     Fixed parallelism and a one-batch prefetch instead of AUTOTUNE: on a small
     CPU the autotuner can stall every new iterator (every ``fit`` epoch).
     """
-    tf = import_tensorflow()
     labels = np.asarray(y, dtype=np.int64)
     if label_mode == "categorical":
         labels = np.eye(num_classes, dtype=np.float32)[labels]
-    ds = tf.data.Dataset.from_tensor_slices((x, labels))
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    ds = row_batches([x], labels, batch_size, shuffle, seed, rows)
     ds = ds.map(lambda img, lab: (preprocess(img), lab), num_parallel_calls=2)
     return ds.prefetch(1)
 

@@ -134,14 +134,17 @@ def _labels(data, split):
 
 
 def _array_dataset(arrays, labels, batch_size, shuffle, seed):
-    """Cached activations and labels in batches (shuffled as ``data.dataset`` shuffles photos)."""
-    import tensorflow as tf
+    """Cached activations and labels in batches (shuffled as ``data.dataset`` shuffles photos).
 
-    x = tuple(arrays) if len(arrays) > 1 else arrays[0]
-    ds = tf.data.Dataset.from_tensor_slices((x, labels))
-    if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(1)
+    Batches are taken from the cached arrays by row number (:func:`course_utils.data.row_batches`):
+    no copy of the activations goes into the pipeline.
+    """
+    from .data import row_batches
+
+    ds = row_batches(list(arrays), labels, batch_size, shuffle, seed)
+    if len(arrays) > 1:
+        ds = ds.map(lambda *parts: (tuple(parts[:-1]), parts[-1]))
+    return ds.prefetch(1)
 
 
 def _recipe(model, data, learning_rate, default_lr, use_compiled, verbose):
@@ -198,9 +201,10 @@ def _fit_full(model, data, epochs, recipe, augmentation, verbose, seed,
     else:
         import tensorflow as tf
 
+        from .data import row_batches
+
         labels = data.split("train")[1]
-        ds = tf.data.Dataset.from_tensor_slices((data.x_train, labels))
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(data.batch_size)
+        ds = row_batches([data.x_train], labels, data.batch_size, True, seed)  # no copy of the photos
         depth = data.num_classes
 
         def augment(images, y):

@@ -312,3 +312,50 @@ def test_unreadable_upload_gets_a_polish_reason_without_object_addresses(source)
     with pytest.raises(CourseError) as caught:
         read_photo(source, 32)
     assert str(caught.value) == t("data.bad_photo", name="przesłany plik", error=t("data.unknown_format"))
+
+
+@pytest.mark.parametrize("label_mode", ["categorical", "int"])
+def test_pipeline_batches_equal_shuffling_the_photos_themselves(label_mode):
+    """Row numbers shuffled with the seed give the batches tf.data gives for the photos (3 epochs),
+    for all photos and for a subset of rows (compared with shuffling a copy of those photos)."""
+    import tensorflow as tf
+
+    from course_utils.data import make_dataset, preprocess
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (70, 8, 8, 3), dtype=np.uint8)
+    y = rng.integers(0, 5, 70)
+    labels = np.eye(5, dtype=np.float32)[y] if label_mode == "categorical" else y.astype(np.int64)
+    rows = np.sort(rng.choice(70, 30, replace=False))
+    for subset, batch, n_batches in ((None, 32, 3), (rows, 8, 4)):
+        pick = slice(None) if subset is None else subset
+        n = len(x[pick])
+        direct = (tf.data.Dataset.from_tensor_slices((x[pick], labels[pick]))
+                  .shuffle(n, seed=3, reshuffle_each_iteration=True).batch(batch)
+                  .map(lambda a, b: (preprocess(a), b)))
+        ours = make_dataset(x, y, 5, batch, shuffle=True, seed=3, label_mode=label_mode, rows=subset)
+        orders = []
+        for _ in range(3):
+            pairs = list(zip(ours, direct, strict=True))
+            assert len(pairs) == n_batches
+            for (a, la), (b, lb) in pairs:
+                assert a.shape[1:] == (8, 8, 3) and a.dtype == tf.float32
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+                np.testing.assert_array_equal(la.numpy(), lb.numpy())
+            orders.append(np.concatenate([a.numpy()[:, 0, 0, 0] for (a, _), _ in pairs]))
+        assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
+    unshuffled = np.concatenate([a.numpy() for a, _ in make_dataset(x, y, 5, 32, rows=rows)])
+    np.testing.assert_array_equal(unshuffled, preprocess(x[rows]).numpy())
+
+
+def test_first_per_class_equals_concatenating_the_splits(small_photo_dir):
+    d = load_flowers(small_photo_dir, image_size=32)
+    x_all = np.concatenate([d.x_train, d.x_val, d.x_test])
+    y_all = np.concatenate([d.y_train, d.y_val, d.y_test])
+    # 5: four training photos and one validation photo; 1000: every photo of every class
+    for n in (1, 5, 1000):
+        pick = np.concatenate([np.flatnonzero(y_all == c)[:n] for c in range(d.num_classes)])
+        photos, labels = d.first_per_class(n)
+        np.testing.assert_array_equal(photos, x_all[pick])
+        np.testing.assert_array_equal(labels, y_all[pick])
+    assert len(d.first_per_class(1000)[1]) == len(y_all)

@@ -262,6 +262,52 @@ def test_train_scratch_gives_a_repeatable_curve(data):
     assert any(not np.allclose(x, y) for x, y in zip(other.get_weights(), ex.seeded(tiny_cnn, 7).get_weights()))
 
 
+def test_scratch_run_on_row_numbers_equals_training_on_a_copy_of_the_subset(data):
+    """scratch_accuracy takes its batches from the photo array by row number; training a copy of the
+    same seeded subset through from_tensor_slices (the pipeline before) gives the same weights."""
+    import keras
+    import tensorflow as tf
+
+    from course_utils import experiments as ex
+    from course_utils.data import preprocess
+
+    class Keep(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            self.weights = self.model.get_weights()
+
+    kept = Keep()
+    accuracy = ex.scratch_accuracy(tiny_cnn, data, 2, 5, epochs=2, min_steps=0, callbacks=[kept])
+    idx = ex.subset_indices(data.y_train, 2, 5)
+    x, y = data.x_train[idx], data.y_train[idx]  # a copy of the subset, as before
+    model = ex.seeded(tiny_cnn, 5)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    train = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=5, reshuffle_each_iteration=True)
+             .batch(data.batch_size).map(lambda a, b: (preprocess(a), b)))
+    model.fit(train, epochs=2, verbose=0, shuffle=False)
+    for ours, theirs in zip(kept.weights, model.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    assert accuracy == pytest.approx(_accuracy(model, data, "test"))
+
+
+def test_learning_curve_and_lr_sweep_bars_say_what_runs(data, weights_path, capsys):
+    from course_utils import experiments as ex
+    from course_utils.messages import t
+
+    model, base = pretrained(weights_path)
+    quiet = ex.learning_curve(tiny_cnn, model, data, sizes=[1], seeds=[0], epochs=1, min_steps=2)
+    shown = ex.learning_curve(tiny_cnn, model, data, sizes=[1], seeds=[0], epochs=1, min_steps=2, verbose=1)
+    for kind in ("fe", "scratch"):  # the bars change nothing
+        assert shown.accuracy[kind].tolist() == quiet.accuracy[kind].tolist()
+    err = capsys.readouterr().err
+    assert t("experiments.bar_curve_fe", n=1) in err and t("experiments.bar_curve_scratch", n=1) in err
+    # 5 photos (1 per class) fit one batch: 1 step per epoch, so 2 epochs for min_steps=2
+    assert "2/2" in err.split(t("experiments.bar_curve_scratch", n=1))[-1]
+    ex.lr_sweep(model, base, ex.shrink(data, 0, train=1, val=1), [1e-3, 1e-5], epochs=1, seed=0, verbose=1)
+    err = capsys.readouterr().err
+    assert t("experiments.bar_lr", n=2) in err and "2/2" in err
+
+
 def test_feature_extraction_then_fine_tuning_continue_one_clock(data, weights_path):
     from course_utils import experiments as ex
 

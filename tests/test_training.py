@@ -412,3 +412,25 @@ def test_nested_base_caches_below_the_head_only(data):
     training.train_head_cached(model, data, epochs=1, verbose=0)
     np.testing.assert_allclose(training.predict_cached(model, data, "val"), _full_probs(model, data, "val"),
                                atol=1e-4)
+
+
+def test_cached_batches_equal_shuffling_the_arrays_themselves():
+    """The cached path's pipeline (row numbers, no copy) gives the batches from_tensor_slices gave."""
+    import tensorflow as tf
+
+    from course_utils import training
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(45, 3, 3, 4)).astype(np.float32)
+    b = rng.normal(size=(45, 7)).astype(np.float32)
+    labels = rng.integers(0, 5, 45)
+    for arrays in ([a], [a, b]):
+        x = tuple(arrays) if len(arrays) > 1 else arrays[0]
+        direct = tf.data.Dataset.from_tensor_slices((x, labels)).shuffle(45, seed=4, reshuffle_each_iteration=True)
+        direct = direct.batch(16)
+        ours = training._array_dataset(arrays, labels, 16, True, 4)
+        for _ in range(2):
+            for (xa, ya), (xb, yb) in zip(ours, direct, strict=True):
+                for u, v in zip(tf.nest.flatten(xa), tf.nest.flatten(xb), strict=True):
+                    np.testing.assert_array_equal(u.numpy(), v.numpy())
+                np.testing.assert_array_equal(ya.numpy(), yb.numpy())

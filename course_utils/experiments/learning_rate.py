@@ -93,7 +93,7 @@ def lr_sweep(model, base, data, learning_rates, epochs, unfreeze=None, seed=None
     """Fine-tune from the same checkpoint with each learning rate; record val curves and Conv1 drift.
 
     ``unfreeze=None`` unfreezes the whole base (BatchNorm stays frozen), so
-    ``Conv1`` can move at all. The model's current weights are the
+    ``Conv1`` can move at all. ``verbose`` shows one bar over all runs' epochs. The model's current weights are the
     checkpoint; they are restored (and the base frozen again) at the end.
     """
     from ..model import freeze
@@ -103,17 +103,26 @@ def lr_sweep(model, base, data, learning_rates, epochs, unfreeze=None, seed=None
     freeze(base)
     start_acc = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
     reference = first_conv_kernel(base)
-    train_fn = training.make_lab_train_fn(model, base, data, seed=seed, verbose=verbose)
+    train_fn = training.make_lab_train_fn(model, base, data, seed=seed, verbose=0)
+    epochs = training.check_epochs(epochs)
+    bar = training._bar(len(learning_rates) * epochs, t("experiments.bar_lr", n=len(learning_rates)),
+                        t("experiments.unit_epoch"), verbose)
     runs = []
     try:
-        for lr in learning_rates:
+        for done, lr in enumerate(learning_rates):
             begin = time.perf_counter()
-            logs = train_fn(unfreeze, float(lr), epochs)
+            if bar is not None:
+                bar.set_postfix_str(f"lr = {float(lr):g}", refresh=False)
+            tick = (lambda finished, total=None, done=done: bar.update(done * epochs + finished - bar.n)
+                    ) if bar is not None else None
+            logs = train_fn(unfreeze, float(lr), epochs, tick)
             kernel = first_conv_kernel(base)
             runs.append(LrRun(float(lr), logs["val_accuracy"], logs["val_loss"],
                               relative_distance(reference, kernel), kernel,
                               time.perf_counter() - begin, start_acc))
     finally:
+        if bar is not None:
+            bar.close()
         train_fn.restore()
         freeze(base)
     return runs, reference

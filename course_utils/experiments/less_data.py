@@ -81,14 +81,49 @@ def head_accuracy(features, labels, test_features, test_labels, num_classes, see
     return accuracy(probs, test_labels)
 
 
-def scratch_accuracy(build_fn, data, per_class, seed, epochs, min_steps=0, learning_rate=HEAD_LR):
-    """Build with ``seed``, train from scratch on ``per_class`` photos per class; test accuracy."""
-    part = dataclasses.replace(subset(data, per_class, seed), seed=int(seed))
+def scratch_accuracy(build_fn, data, per_class, seed, epochs, min_steps=0, learning_rate=HEAD_LR,
+                     callbacks=()):
+    """Build with ``seed``, train from scratch on ``per_class`` photos per class; test accuracy.
+
+    The training batches are taken from ``data.x_train`` by row number (the seeded
+    :func:`subset_indices`, shuffled with ``seed``): the same batches as a copy of those
+    photos would give, without copying them.
+    """
+    _check_data(data)
+    idx = subset_indices(data.y_train, per_class, seed)
     model = seeded(build_fn, seed)
-    compile_adam(model, learning_rate, _loss(part))
-    model.fit(part.train, verbose=0, shuffle=False,
-              epochs=epochs_for(len(part.y_train), part.batch_size, epochs, min_steps))
-    return accuracy_on_test(model, part)
+    compile_adam(model, learning_rate, _loss(data))
+    train = data.dataset("train", shuffle=True, rows=idx, seed=int(seed))
+    model.fit(train, verbose=0, shuffle=False, callbacks=list(callbacks),
+              epochs=epochs_for(len(idx), data.batch_size, epochs, min_steps))
+    return accuracy_on_test(model, data)
+
+
+class _StepBar(keras.callbacks.Callback):
+    """Moves a tqdm bar by one after every optimizer step."""
+
+    def __init__(self, bar):
+        super().__init__()
+        self.bar = bar
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+
+
+def _curve_bars(data, sizes, seeds, epochs, min_steps, verbose):
+    """Two bars (heads on cached features: runs; from scratch: optimizer steps), or ``(None, None)``."""
+    if not verbose:
+        return None, None
+    from ..activations import _bar
+
+    steps = 0
+    for size in sizes:
+        for seed in seeds:
+            n = len(subset_indices(data.y_train, size, seed))
+            steps += epochs_for(n, data.batch_size, epochs, min_steps) * math.ceil(n / data.batch_size)
+    runs = len(sizes) * len(seeds)
+    return (_bar(runs, t("experiments.bar_curve_fe", n=runs), t("experiments.unit_run"), verbose),
+            _bar(steps, t("experiments.bar_curve_scratch", n=runs), t("experiments.unit_step"), verbose))
 
 
 @dataclass
@@ -126,18 +161,33 @@ def learning_curve(build_scratch, fe_model, data, sizes, seeds, epochs, min_step
     labels = [str(s) if s else t("experiments.all", n=int(round(counts.mean()))) for s in sizes]
     start = time.perf_counter()
     feats = pooled_features(fe_model, data, ("train", "test"), verbose)
+    fe_bar, scratch_bar = _curve_bars(data, sizes, seeds, epochs, min_steps, verbose)
     fe = np.zeros((len(sizes), len(seeds)))
     for i, size in enumerate(sizes):
         for j, seed in enumerate(seeds):
             idx = subset_indices(data.y_train, size, seed)
             fe[i, j] = head_accuracy(feats["train"][idx], data.y_train[idx], feats["test"],
                                      data.y_test, data.num_classes, seed, epochs, min_steps)
+            if fe_bar is not None:
+                fe_bar.set_postfix_str(t("experiments.bar_curve_at", size=labels[i], seed=seed), refresh=False)
+                fe_bar.update(1)
     fe_seconds = time.perf_counter() - start
+    if fe_bar is not None:
+        fe_bar.close()
     start = time.perf_counter()
     scratch = np.zeros_like(fe)
-    for i, size in enumerate(sizes):
-        for j, seed in enumerate(seeds):
-            scratch[i, j] = scratch_accuracy(build_scratch, data, size, seed, epochs, min_steps)
+    callbacks = [_StepBar(scratch_bar)] if scratch_bar is not None else []
+    try:
+        for i, size in enumerate(sizes):
+            for j, seed in enumerate(seeds):
+                if scratch_bar is not None:
+                    scratch_bar.set_postfix_str(t("experiments.bar_curve_at", size=labels[i], seed=seed),
+                                                refresh=False)
+                scratch[i, j] = scratch_accuracy(build_scratch, data, size, seed, epochs, min_steps,
+                                                 callbacks=callbacks)
+    finally:
+        if scratch_bar is not None:
+            scratch_bar.close()
     return LearningCurve(used, labels, list(seeds), {"scratch": scratch, "fe": fe},
                          {"scratch": time.perf_counter() - start, "fe": fe_seconds}, sizes)
 

@@ -128,8 +128,8 @@ class SearchResult:
             key = "tuning.describe_tie" if diff == 0 else "tuning.describe_runner_up"
             lines.append(t(key, depth=d, lr=lr_text(olr), acc=percent(oacc), k=diff,
                            step=_points(round(1 / self.n_val, 4))))
-        lines.append(t("tuning.describe_time", seconds=_seconds(self.search_seconds),
-                       forward=_seconds(self.forward_seconds)))
+        lines.append(t("tuning.describe_time" if self.forward_seconds else "tuning.describe_time_cached",
+                       seconds=_seconds(self.search_seconds), forward=_seconds(self.forward_seconds)))
         if self.final is not None:
             f = self.final
             lines.append(t("tuning.describe_augmented", acc=percent(f["val_accuracy"]),
@@ -214,6 +214,36 @@ def _check_inputs(model, base, data):
         raise CourseError(t("tuning.no_val"))
 
 
+def default_grid(depths=None, learning_rates=None, fast=None):
+    """``(depths, learning_rates)``: the given ones, or config's ``TUNE_*`` (fast-mode variants in fast mode)."""
+    fast = get_settings().fast if fast is None else fast
+    depths = (config.TUNE_FAST_DEPTHS if fast else config.TUNE_DEPTHS) if depths is None else depths
+    learning_rates = ((config.TUNE_FAST_LEARNING_RATES if fast else config.TUNE_LEARNING_RATES)
+                      if learning_rates is None else learning_rates)
+    return depths, learning_rates
+
+
+def cache_depths(model, base_model, data, depths=None, verbose=1):
+    """Cache, in **one** forward pass over the training and validation photos, the activations at
+    the boundary of every depth and the pooled features under the head.
+
+    Called before feature extraction, it makes the feature extraction and the whole search
+    share one pass of the frozen base (the weights below every boundary stay as they are).
+    Returns the pass's wall seconds (0.0 when everything was cached already).
+    """
+    start = time.perf_counter()
+    before = set(data.activation_cache().entries)
+    depths, _ = default_grid(depths, ())
+    boundaries = [unfreeze_boundary(model, base_model, d) for d in depths] + [head_boundary(model)]
+    boundaries = [b for b in boundaries if b is not None]
+    deepest = min(boundaries)
+    splits = ("train", "val") if len(data.y_val) else ("train",)
+    cached_activations(model, data, deepest, splits, [b for b in boundaries if b != deepest], verbose)
+    if set(data.activation_cache().entries) <= before:
+        return 0.0
+    return time.perf_counter() - start
+
+
 def _int_setting(value, default, key):
     value = default if value is None else value
     if not is_int(value) or value < 1:
@@ -260,15 +290,10 @@ def _run_order(depths, learning_rates):
             for j in sorted(range(len(learning_rates)), key=lambda j: -learning_rates[j])]
 
 
-def _better(candidate, incumbent):
-    """True when ``candidate`` beats ``incumbent``: more validation hits, then the cheaper run."""
-    if incumbent is None:
-        return True
-    hits, depth, epoch = candidate
-    best_hits, best_depth, best_epoch = incumbent
-    if hits != best_hits:
-        return hits > best_hits
-    return (depth, epoch) < (best_depth, best_epoch)
+def choice_key(hits, depth, best_epoch, column):
+    """The order of the choice (smaller wins): more validation hits, then fewer unfrozen layers,
+    then fewer epochs to the best epoch, then the learning rate listed first."""
+    return (-int(hits), int(depth), int(best_epoch), int(column))
 
 
 def _one_run(model, base, data, depth, lr, max_epochs, patience, seed, callbacks):
@@ -292,13 +317,9 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
     from .model import unfreeze_last
     from .recipe import compile_adam, default_loss, mark_course_compiled
 
-    settings = get_settings()
+    fast = get_settings().fast
     _check_inputs(model, base_model, data)
-    fast = settings.fast
-    depths = (config.TUNE_FAST_DEPTHS if fast else config.TUNE_DEPTHS) if depths is None else depths
-    learning_rates = ((config.TUNE_FAST_LEARNING_RATES if fast else config.TUNE_LEARNING_RATES)
-                      if learning_rates is None else learning_rates)
-    depths, learning_rates = _check_grid(base_model, depths, learning_rates)
+    depths, learning_rates = _check_grid(base_model, *default_grid(depths, learning_rates))
     max_epochs = _int_setting(max_epochs, config.TUNE_FAST_MAX_EPOCHS if fast else config.TUNE_MAX_EPOCHS,
                               "tuning.bad_epochs")
     patience = _int_setting(patience, config.TUNE_FAST_PATIENCE if fast else config.TUNE_PATIENCE,
@@ -315,12 +336,7 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
 
     start = time.perf_counter()
     snapshot = [np.array(w, copy=True) for w in model.get_weights()]
-    # one forward pass caches the activations at every depth's boundary (train and val only)
-    boundaries = [unfreeze_boundary(model, base_model, d) for d in depths]
-    deepest = min((b for b in boundaries if b is not None), default=head_boundary(model))
-    cached_activations(model, data, deepest, ("train", "val"),
-                       [b for b in boundaries if b != deepest] + [head_boundary(model)], verbose)
-    forward_seconds = time.perf_counter() - start
+    forward_seconds = cache_depths(model, base_model, data, depths, verbose)  # train and val only
 
     shape = (len(depths), len(learning_rates))
     val = np.full(shape, np.nan)
@@ -347,8 +363,8 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
         histories[(depth, lr)] = {key: [float(v) for v in values]
                                   for key, values in history.history.items()}
         best_so_far = accs[k] if best_so_far is None else max(best_so_far, accs[k])
-        key = (int(round(accs[k] * n_val)), depth, k + 1)
-        if _better(key, chosen_key):
+        key = choice_key(round(accs[k] * n_val), depth, k + 1, j)
+        if chosen_key is None or key < chosen_key:
             chosen, chosen_key = (depth, lr), key
             chosen_weights = [np.array(w, copy=True) for w in model.get_weights()]
         if verbose:
@@ -361,14 +377,7 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
     if augment:
         model.set_weights(snapshot)
         run_start = time.perf_counter()
-        history = _one_run_augmented(model, base_model, data, chosen, max_epochs, patience, seed)
-        accs = [float(a) for a in history.history.get("val_accuracy", [])]
-        k = int(np.argmax(accs))
-        final = {"augmented": True, "depth": chosen[0], "learning_rate": chosen[1],
-                 "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
-                 "seconds": time.perf_counter() - run_start,
-                 "history": {key: [float(v) for v in values]
-                             for key, values in history.history.items()}}
+        final = train_augmented(model, base_model, data, *chosen, max_epochs, patience, seed)
     else:
         model.set_weights(chosen_weights)
     unfreeze_last(base_model, chosen[0])
@@ -382,11 +391,25 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
     return result
 
 
-def _one_run_augmented(model, base, data, chosen, max_epochs, patience, seed):
+def train_augmented(model, base_model, data, depth, learning_rate, max_epochs, patience, seed):
+    """Fine-tune ``model`` (from its current weights) at one configuration with lesson 05's
+    augmentation and early stopping on validation; the model keeps the best epoch's weights.
+
+    Augmentation changes the pixels every epoch, so this goes through the whole network
+    (``fine_tune_cached`` falls back to ``model.fit``). Returns a dict: ``val_accuracy``,
+    ``best_epoch``, ``epochs_run``, ``seconds``, ``history``.
+    """
     from .training import fine_tune_cached
 
+    start = time.perf_counter()
     keras.utils.set_random_seed(seed)
-    return fine_tune_cached(model, base, data, unfreeze=chosen[0], learning_rate=chosen[1],
-                            epochs=max_epochs, verbose=0, seed=seed, use_compiled=False,
-                            augmentation=default_augmentation(seed),
-                            callbacks=[_early_stopping(patience)])
+    history = fine_tune_cached(model, base_model, data, unfreeze=depth, learning_rate=learning_rate,
+                               epochs=max_epochs, verbose=0, seed=seed, use_compiled=False,
+                               augmentation=default_augmentation(seed),
+                               callbacks=[_early_stopping(patience)])
+    accs = [float(a) for a in history.history.get("val_accuracy", [])]
+    k = int(np.argmax(accs))
+    return {"augmented": True, "depth": int(depth), "learning_rate": float(learning_rate),
+            "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
+            "seconds": time.perf_counter() - start,
+            "history": {key: [float(v) for v in values] for key, values in history.history.items()}}

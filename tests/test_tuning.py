@@ -1,0 +1,218 @@
+"""The fine-tuning search on real photos and weights: same start for every run, choice on validation only."""
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from course_utils import training
+from course_utils.data import FlowerData, load_flowers
+from course_utils.errors import CourseError
+from course_utils.messages import t
+from course_utils.model import build_model, current_depth, unfreeze_last
+from course_utils.tuning import choice_key, search_fine_tuning
+
+SEED = 3
+DEPTHS = (20, 38)
+RATES = (1e-4, 3e-4)
+
+
+@pytest.fixture(scope="module")
+def data(photos_dir):
+    return load_flowers(photos_dir, image_size=96, per_class=16, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def trained(data, weights_path):
+    """A model after feature extraction, and a copy of its weights (the search's start)."""
+    keras.utils.set_random_seed(SEED)
+    model, base = build_model(data.num_classes, 96, str(weights_path))
+    training.train_head_cached(model, data, epochs=2, verbose=0, base=base)
+    return model, base, [np.array(w, copy=True) for w in model.get_weights()]
+
+
+@pytest.fixture(scope="module")
+def searched(trained, data):
+    model, base, start = trained
+    model.set_weights(start)
+    result = search_fine_tuning(model, base, data, DEPTHS, RATES, seed=SEED, verbose=0,
+                                max_epochs=2, patience=1)
+    after = [np.array(w, copy=True) for w in model.get_weights()]
+    return result, after, current_depth(base)
+
+
+def independent_run(model, base, data, start, depth, lr, epochs):
+    """The plain ``fine_tune_cached`` run from the same weights (what each cell should repeat)."""
+    model.set_weights(start)
+    keras.utils.set_random_seed(SEED)
+    history = training.fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=lr,
+                                        epochs=epochs, verbose=0, seed=SEED, use_compiled=False)
+    return [float(v) for v in history.history["val_accuracy"]]
+
+
+def test_every_run_starts_from_the_same_weights(searched, trained, data):
+    result, _, _ = searched
+    model, base, start = trained
+    assert result.depths == DEPTHS and result.learning_rates == RATES
+    assert result.val_accuracy.shape == result.best_epoch.shape == result.seconds.shape == (2, 2)
+    for i, depth in enumerate(DEPTHS):
+        for j, lr in enumerate(RATES):
+            curve = independent_run(model, base, data, start, depth, lr, int(result.epochs_run[i, j]))
+            assert result.histories[(depth, lr)]["val_accuracy"] == pytest.approx(curve, abs=1e-6)
+            assert result.val_accuracy[i, j] == pytest.approx(max(curve), abs=1e-6)
+            assert result.best_epoch[i, j] == int(np.argmax(curve)) + 1
+            assert result.seconds[i, j] > 0
+
+
+def test_choice_is_the_best_validation_accuracy(searched):
+    result, _, _ = searched
+    n = result.n_val
+    keys = {choice_key(round(result.val_accuracy[i, j] * n), d, result.best_epoch[i, j], j): (d, lr)
+            for i, d in enumerate(result.depths) for j, lr in enumerate(result.learning_rates)}
+    assert result.best == keys[min(keys)]
+    assert result.best_val_accuracy == np.nanmax(result.val_accuracy)
+    assert "Wybrano" in result.describe() and "testowy nie był używany" in result.describe()
+
+
+def test_model_holds_the_chosen_run(searched, trained, data):
+    result, after, depth = searched
+    model, base, _ = trained
+    assert depth == result.best[0]  # base_model's flags as unfreeze_last(base, chosen depth) sets them
+    unfreeze_last(base, depth)
+    model.set_weights(after)
+    val = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
+    assert val == pytest.approx(result.val_accuracy[result.best_index], abs=1e-6)
+    # and it is what the chosen configuration's plain run reaches at its best epoch
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(result.best[1])
+
+
+def test_ties_go_to_the_cheaper_run(trained, data):
+    """A learning rate too small to change a prediction: both runs tie, the shallower first epoch wins."""
+    model, base, start = trained
+    model.set_weights(start)
+    result = search_fine_tuning(model, base, data, (38, 20), (1e-10,), seed=SEED, verbose=0,
+                                max_epochs=2, patience=1)
+    hits = np.round(result.val_accuracy * result.n_val)
+    assert np.all(hits == hits[0, 0])  # a real tie
+    assert result.best == (20, 1e-10)  # fewer unfrozen layers, then the first epoch
+    assert result.best_epoch[result.best_index] == 1
+    assert "Remis" in result.describe()
+
+
+class _NoTestSplit(FlowerData):
+    """The same photos, but reading the test split fails the test."""
+
+    def __getattribute__(self, name):
+        if name in ("x_test", "y_test", "names_test", "test"):
+            raise AssertionError(f"the search read {name}")
+        return super().__getattribute__(name)
+
+
+def test_the_search_never_reads_the_test_split(searched, trained, data):
+    result, _, _ = searched
+    model, base, start = trained
+    fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(data) if f.init}
+    poisoned = _NoTestSplit(**fields)
+    with pytest.raises(AssertionError):
+        poisoned.split("test")
+    model.set_weights(start)
+    again = search_fine_tuning(model, base, poisoned, DEPTHS[:1], RATES[:1], seed=SEED, verbose=0,
+                               max_epochs=2, patience=1)
+    assert again.val_accuracy[0, 0] == pytest.approx(result.val_accuracy[0, 0], abs=1e-6)
+    assert again.best_epoch[0, 0] == result.best_epoch[0, 0]
+
+
+def test_augmented_final_run(trained, data):
+    model, base, start = trained
+    model.set_weights(start)
+    result = search_fine_tuning(model, base, data, (20,), (1e-4,), seed=SEED, verbose=0,
+                                max_epochs=2, patience=1, augment=True)
+    final = result.final
+    assert final["augmented"] and (final["depth"], final["learning_rate"]) == (20, 1e-4)
+    assert final["val_accuracy"] == max(final["history"]["val_accuracy"])
+    val = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
+    assert val == pytest.approx(final["val_accuracy"], abs=1e-6)
+    assert "augmentacją" in result.describe()
+
+
+@pytest.mark.parametrize("depths, rates, key, fields", [
+    ((0,), (1e-4,), "tuning.bad_depth", {"value": 0, "max": 154}),
+    ((155,), (1e-4,), "tuning.bad_depth", {"value": 155, "max": 154}),
+    (("20",), (1e-4,), "tuning.bad_depth", {"value": "20", "max": 154}),
+    ((20,), (0,), "tuning.bad_lr", {"value": 0}),
+    ((20,), (-1e-4,), "tuning.bad_lr", {"value": -1e-4}),
+    ((20,), ("1e-4",), "tuning.bad_lr", {"value": "1e-4"}),
+    ((20,), (float("nan"),), "tuning.bad_lr", {"value": float("nan")}),
+    ((), (1e-4,), "tuning.empty_grid", {}),
+    ((20,), (), "tuning.empty_grid", {}),
+    (20, (1e-4,), "tuning.bad_grid", {"name": "depths", "value": 20}),
+    ((20,), 1e-4, "tuning.bad_grid", {"name": "learning_rates", "value": 1e-4}),
+    ((20, 20), (1e-4,), "tuning.duplicate", {"depths": [20, 20], "lrs": [1e-4]}),
+])
+def test_bad_grid_is_one_polish_line(trained, data, depths, rates, key, fields):
+    model, base, start = trained
+    model.set_weights(start)
+    with pytest.raises(CourseError) as err:
+        search_fine_tuning(model, base, data, depths, rates, verbose=0)
+    assert str(err.value) == t(key, **fields)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_settings_and_models(trained, data, weights_path):
+    model, base, start = trained
+    model.set_weights(start)
+    for kwargs, key, value in ((dict(max_epochs=0), "tuning.bad_epochs", 0),
+                               (dict(patience=1.5), "tuning.bad_patience", 1.5),
+                               (dict(seed="x"), "tuning.bad_seed", "x")):
+        with pytest.raises(CourseError) as err:
+            search_fine_tuning(model, base, data, (20,), (1e-4,), verbose=0, **kwargs)
+        assert str(err.value) == t(key, value=value)
+    fresh, fresh_base = build_model(data.num_classes, 96, str(weights_path))
+    with pytest.raises(CourseError) as err:
+        search_fine_tuning(fresh, fresh_base, data, (20,), (1e-4,), verbose=0)
+    assert str(err.value) == t("tuning.untrained_head")
+    with pytest.raises(CourseError) as err:
+        search_fine_tuning(model, fresh_base, data, (20,), (1e-4,), verbose=0)
+    assert str(err.value) == t("tuning.not_the_base", model=model.name, base=fresh_base.name)
+    no_val = dataclasses.replace(data, x_val=data.x_val[:0], y_val=data.y_val[:0], names_val=[])
+    with pytest.raises(CourseError) as err:
+        search_fine_tuning(model, base, no_val, (20,), (1e-4,), verbose=0)
+    assert str(err.value) == t("tuning.no_val")
+    with pytest.raises(CourseError) as err:
+        search_fine_tuning("model", base, data, (20,), (1e-4,), verbose=0)
+    assert str(err.value) == t("model.not_a_model", kind="str")
+
+
+def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
+    """benchmarks/bench_tuned.py in-process: every recipe per seed, its interval, the summary, the JSON."""
+    import json
+    import sys
+
+    from conftest import REPO
+
+    from course_utils.experiments import accuracy_interval
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_tuned
+
+    out = tmp_path / "tuned.json"
+    results = bench_tuned.main(["--data-dir", str(photos_dir), "--weights", str(weights_path),
+                                "--seeds", "5", "--per-class", "8", "--image-size", "96",
+                                "--fe-epochs", "1", "--ft-epochs", "1", "--depths", "20",
+                                "--lrs", "1e-4", "--max-epochs", "1", "--augment-epochs", "1",
+                                "--verbose", "0", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    (row,) = results["runs"]
+    assert row["seed"] == 5 and row["n_test"] == 5
+    for recipe in bench_tuned.RECIPES:
+        entry = row[recipe]
+        assert entry["interval_95"] == pytest.approx(list(accuracy_interval(entry["test"], row["n_test"])))
+        assert results["summary"][recipe] == {"mean": entry["test"], "min": entry["test"],
+                                              "max": entry["test"], "seeds": 1}
+    search = row["tuned"]["search"]
+    assert (row["tuned"]["depth"], row["tuned"]["learning_rate"]) == (20, 1e-4)
+    assert row["tuned"]["val"] == search["best_val_accuracy"] == search["val_accuracy"][0][0]
+    assert row["source"]["depth"] == 20 and row["source"]["learning_rate"] == 1e-5
+    assert row["tuned"]["pipeline_seconds"] >= row["tuned"]["search_seconds"] > 0
+    table = bench_tuned.table(results["runs"], results["summary"])
+    assert f"| 5 | {bench_tuned._cell(row['source'])} | {bench_tuned._cell(row['tuned'])} |" in table

@@ -1,4 +1,7 @@
-"""Tests of course_utils.tuning_plots: the heat map of the fine-tuning search, read back from its artists."""
+"""Tests of course_utils.tuning_plots: the heat map of the fine-tuning search, read back from its artists.
+
+The result is a stand-in with the attributes of course_utils.tuning.SearchResult that the map reads.
+"""
 import dataclasses
 
 import numpy as np
@@ -7,7 +10,7 @@ from matplotlib.patches import Rectangle
 
 from course_utils.errors import CourseError
 from course_utils.messages import t
-from course_utils.tuning_plots import CHOSEN_GID, lr_label, percent, plot_search_heatmap
+from course_utils.tuning_plots import CHOSEN_GID, lr_text, percent, plot_search_heatmap
 
 
 @dataclasses.dataclass
@@ -19,6 +22,7 @@ class StandIn:
     val_accuracy: np.ndarray = dataclasses.field(default_factory=lambda: np.array(
         [[0.8812, 0.9125, 0.9062], [0.8937, 0.9343, 0.9187], [0.9, 0.9312, 0.9281]]))
     best: tuple = (40, 1e-4)
+    stopped: object = None
 
 
 def cell_texts(ax):
@@ -67,9 +71,21 @@ def test_a_rectangular_grid_and_a_run_that_did_not_happen():
     assert chosen_frames(ax)[0].get_xy() == (0.5, 2.5)
 
 
+def test_a_run_stopped_for_trailing_far_behind_is_labelled():
+    stopped = np.array([["patience", "max_epochs", "pruned"], ["pruned", "patience", "patience"],
+                        ["patience", "patience", "max_epochs"]], dtype=object)
+    fig = plot_search_heatmap(StandIn(stopped=stopped))
+    texts = cell_texts(fig.axes[0])
+    mark = t("tuning_plots.pruned")
+    assert texts[(0, 2)] == f"90,6%\n{mark}" and texts[(1, 0)] == f"89,4%\n{mark}"
+    assert sum(mark in text for text in texts.values()) == 2
+    assert fig.get_supxlabel() == t("tuning_plots.pruned_note")
+    assert plot_search_heatmap(StandIn()).get_supxlabel() == ""
+
+
 def test_polish_numbers_and_learning_rates():
     assert [percent(v) for v in (0.9213, 0.5, 1.0, 0.0)] == ["92,1%", "50,0%", "100,0%", "0,0%"]
-    assert [lr_label(v) for v in (1e-5, 1e-4, 3e-4, 2.5e-4, 1e-3)] == ["1e-5", "1e-4", "3e-4", "2.5e-4", "1e-3"]
+    assert [lr_text(v) for v in (1e-5, 1e-4, 3e-4, 2.5e-4, 1e-3)] == ["1e-5", "1e-4", "3e-4", "2.5e-4", "1e-3"]
 
 
 GRID = {"depths": [20, 40, 54], "rates": "1e-5, 1e-4, 3e-4"}
@@ -104,3 +120,18 @@ def test_a_best_cell_without_a_result_is_rejected():
     acc = np.array([[0.5, np.nan]])
     with pytest.raises(CourseError, match="nie leży na siatce"):
         plot_search_heatmap(StandIn(depths=(20,), learning_rates=(1e-5, 1e-4), val_accuracy=acc, best=(20, 1e-4)))
+
+
+def test_the_engines_own_result_type_is_drawn():
+    from course_utils.tuning import SearchResult
+
+    acc = np.array([[0.3, 0.4], [0.4, 0.5]])
+    result = SearchResult(depths=(20, 56), learning_rates=(1e-5, 1e-4), val_accuracy=acc,
+                          best_epoch=np.array([[2, 2], [1, 2]]), seconds=np.ones((2, 2)),
+                          epochs_run=np.full((2, 2), 2), stopped=np.array(
+                              [["max_epochs", "pruned"], ["patience", "max_epochs"]], dtype=object),
+                          best=(56, 1e-4), n_val=10, max_epochs=2, patience=1, prune_after=2, prune_margin=0.03)
+    ax = plot_search_heatmap(result).axes[0]
+    assert cell_texts(ax) == {(0, 0): "30,0%", (0, 1): f"40,0%\n{t('tuning_plots.pruned')}",
+                              (1, 0): "40,0%", (1, 1): "50,0%"}
+    assert chosen_frames(ax)[0].get_xy() == (0.5, 0.5)

@@ -53,6 +53,47 @@ def course_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(scope="session")
+def notebook_runs(request, tmp_path_factory, photos_dir, weights_path):
+    """The lessons of the selected test_notebooks cases, executing in the background (tests/notebook_runs.py).
+
+    ``{"shipped": Edition, "solved": Edition}`` (only the editions this session tests); the
+    seconds of every lesson are printed when the session ends.
+    """
+    from notebook_runs import Edition, Runner, selected_lessons
+
+    wanted = selected_lessons(request.session.items)
+    editions = {name: Edition(name, tmp_path_factory.mktemp(name), photos_dir, weights_path, wanted[name])
+                for name in ("shipped", "solved") if wanted[name]}
+    runner = Runner(editions)
+    yield editions
+    runner.stop()
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter and capture:  # shown on success too, not only in captured output
+        with capture.global_and_fixture_disabled():
+            for ed in editions.values():
+                if ed.seconds:
+                    reporter.write_line(ed.timing())
+
+
+@pytest.fixture(autouse=True)
+def lessons_in_background(request):
+    """Start ``notebook_runs`` at the first test after the browser tests, when lessons are to be tested.
+
+    The other test files then run while the lessons execute in their own kernels; the browser
+    tests (first in the order) keep the CPU to themselves, as their timeouts assume.
+    """
+    session = request.session
+    if not hasattr(session, "course_lessons_wanted"):
+        from notebook_runs import selected_lessons
+
+        session.course_lessons_wanted = any(selected_lessons(session.items).values())
+    if (session.course_lessons_wanted and PHOTOS.exists() and WEIGHTS.exists()
+            and not request.node.path.name.startswith("test_browser")):
+        request.getfixturevalue("notebook_runs")
+
+
 @pytest.fixture
 def small_photo_dir(tmp_path, photos_dir):
     """A fresh folder with symlinks to 6 real photos of each class (editable by a test)."""
@@ -62,6 +103,29 @@ def small_photo_dir(tmp_path, photos_dir):
         for photo in sorted(class_dir.glob("*.jpg"))[:6]:
             (root / class_dir.name / photo.name).symlink_to(photo)
     return root
+
+
+@pytest.fixture(scope="session")
+def browser_lab(request, tmp_path_factory, photos_dir, weights_path):
+    """One private JupyterLab on a copy of notebooks/ and one headless Chromium for every browser test.
+
+    Started once per session (each start costs a server, a browser and their warm-up) and stopped
+    in every case; each test opens its own browser context and workspace, and ends its kernels.
+    """
+    from browser_support import lab_session
+
+    work = tmp_path_factory.mktemp("browser")
+    env = {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path}
+    try:
+        with lab_session(work, env) as session:
+            yield session
+    finally:
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        if reporter and capture and (work / "jupyterlab.log").exists():  # shown on success too
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"\nbrowser tests: screenshots in {work / 'screenshots'}, "
+                                    f"JupyterLab log {work / 'jupyterlab.log'}")
 
 
 def run_cli(args, env):

@@ -14,21 +14,16 @@ Screenshots of every step: the folder printed at the end of the run (and in fail
 """
 import re
 import time
-from types import SimpleNamespace
 
 import pytest
 from browser_support import (
-    REPO,
     LabPage,
-    LabServer,
     StepFailed,
-    launch_chromium,
     lesson_questions,
     load_question,
     numbers,
     progress_events,
     progress_records,
-    require_chromium,
     squash,
 )
 
@@ -40,31 +35,10 @@ GREEN, RED = "rgb(26, 127, 55)", "rgb(198, 40, 40)"  # course_utils.quiz.widget 
 FREEZE_CALL = r"\bFreezeLab\(\s*(?:model\s*=\s*)?([A-Za-z_]\w*)"
 
 
-@pytest.fixture(scope="module")
-def lab(request, tmp_path_factory, photos_dir, weights_path):
-    """A private JupyterLab on a copy of notebooks/ and a headless Chromium (stopped in every case)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    work = tmp_path_factory.mktemp("browser")
-    server = LabServer(work, REPO / "notebooks",
-                       {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path})
-    shots = work / "screenshots"
-    try:
-        server.start()
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright, work)
-            try:
-                yield SimpleNamespace(server=server, browser=browser, shots=shots)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        capture = request.config.pluginmanager.get_plugin("capturemanager")
-        if reporter and capture:  # shown on success too, not only in captured output
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(f"\nbrowser test: screenshots in {shots}, JupyterLab log {server.log_path}")
+@pytest.fixture
+def lab(browser_lab):
+    """The session's private JupyterLab and Chromium (tests/conftest.py)."""
+    return browser_lab
 
 
 def quiz_scenario(lab, notebook):

@@ -10,18 +10,16 @@ Skipped only when /usr/bin/chromium is missing and COURSE_REQUIRE_BROWSER is not
 import json
 
 import pytest
-from browser_support import LabPage, StepFailed, lab_session, squash
+from browser_support import LabPage, StepFailed, squash
 
 LESSON = "04_glowa_klasyfikatora.ipynb"
 EXERCISE = "04-pooling"
 
 
-@pytest.fixture(scope="module")
-def lab(request, tmp_path_factory, photos_dir, weights_path):
-    """A private JupyterLab on a copy of notebooks/ and a headless Chromium (stopped in every case)."""
-    env = {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path}
-    with lab_session(tmp_path_factory.mktemp("browser_exercise"), env) as session:
-        yield session
+@pytest.fixture
+def lab(browser_lab):
+    """The session's private JupyterLab and Chromium (tests/conftest.py)."""
+    return browser_lab
 
 
 def exercise_cell_index(path, exercise_id):

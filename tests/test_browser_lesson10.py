@@ -12,18 +12,16 @@ import re
 import time
 
 import pytest
-from browser_support import LabPage, StepFailed, lab_session, squash
+from browser_support import LabPage, StepFailed, squash
 
 LESSON = "10_wlasny_klasyfikator.ipynb"
 CLASSES = {"stokrotka": "daisy", "tulipan": "tulips"}
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory, photos_dir, weights_path):
-    """A private JupyterLab on a copy of notebooks/ and a headless Chromium (stopped in every case)."""
-    env = {"COURSE_DATA_DIR": photos_dir, "COURSE_WEIGHTS": weights_path}
-    with lab_session(tmp_path_factory.mktemp("browser10"), env) as session:
-        yield session
+@pytest.fixture
+def lab(browser_lab):
+    """The session's private JupyterLab and Chromium (tests/conftest.py)."""
+    return browser_lab
 
 
 def wait_text(locator, pattern, timeout, what):

@@ -9,92 +9,31 @@ model, 07 from 06's):
 - ``solved``: the teacher's edition (``course_utils.solutions``); every exercise check is ✓.
 
 Lessons without exercises are the same in both editions, so they run once (shipped). The
-seconds each edition took are printed at the end of the module.
+lessons execute in the background (tests/notebook_runs.py: both editions at once, each
+lesson in a fresh kernel, started by conftest's ``notebook_runs`` while the other test files
+run); each test here waits for its lesson and asserts what it produced. The seconds each
+lesson took are printed at the end of the session.
 """
-import json
-import os
+import functools
 import re
-import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-
-from course_utils.solutions import write_solved
-
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-CELL_TIMEOUT = 900
+from notebook_runs import CASES, REPO, exercise_ids
 
 
-def exercise_ids(path):
-    cells = json.loads(path.read_text("utf-8"))["cells"]
-    return [c["metadata"]["exercise"] for c in cells if c.get("metadata", {}).get("exercise")]
-
-
-WITH_EXERCISES = [p for p in NOTEBOOKS if exercise_ids(p)]
-CASES = [("shipped", p.name) for p in NOTEBOOKS] + [("solved", p.name) for p in WITH_EXERCISES]
-
-
-class Edition:
-    """One edition's course home, its executed notebooks and their run times."""
-
-    def __init__(self, name, root, photos, weights):
-        self.name, self.root = name, root
-        self.home = root / "course_home"
-        self.env = {**os.environ, "COURSE_FAST": "1", "COURSE_HOME": str(self.home),
-                    "COURSE_PROGRESS_FILE": str(self.home / "progress.json"),
-                    "COURSE_DATA_DIR": str(photos), "COURSE_WEIGHTS": str(weights),
-                    "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-        self.done, self.seconds = {}, {}
-
-    def source(self, path):
-        if self.name == "shipped":
-            return path
-        folder = self.root / "solved"
-        return write_solved([path], folder)[0][0]
-
-    def run(self, path):
-        if path.name not in self.done:
-            nb = nbformat.read(self.source(path), as_version=4)
-            client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                    resources={"metadata": {"path": str(REPO / "notebooks")}})
-            start = time.perf_counter()
-            client.execute(env=self.env)
-            self.seconds[path.name] = time.perf_counter() - start
-            self.done[path.name] = nb
-        return self.done[path.name]
-
-
-@pytest.fixture(scope="module")
-def editions(tmp_path_factory, photos_dir, weights_path, request):
-    made = {name: Edition(name, tmp_path_factory.mktemp(name), photos_dir, weights_path)
-            for name in ("shipped", "solved")}
-    yield made
-    lines = [f"notebooks, {ed.name} edition: {sum(ed.seconds.values()):.0f} s ("
-             + ", ".join(f"{k[:2]} {v:.0f} s" for k, v in ed.seconds.items()) + ")"
-             for ed in made.values() if ed.seconds]
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter and capture:  # shown on success too, not only in captured output
-        with capture.global_and_fixture_disabled():
-            for line in lines:
-                reporter.write_line(line)
-
-
-def unseen_accuracy(model_path, photos_dir, per_class=40):
-    """Accuracy of a model a lesson saved, on real photos that no split of the fast run used.
+@functools.cache
+def unseen_photos(photos_dir, per_class=40):
+    """``per_class`` real photos of each class that no split of the fast run uses, decoded once.
 
     The fast run keeps 20 photos per class (10 validation and 10 test photos in all), too few
-    to tell a trained model from chance; here ``per_class`` other photos of each class are
-    classified, independently of the lesson's own code.
+    to tell a trained model from chance; these other photos are chosen independently of the
+    lesson's own code.
     """
     import numpy as np
 
     from course_utils.config import get_settings
-    from course_utils.data import list_photos, load_flowers, preprocess, read_photo
-    from course_utils.model import load_trained
+    from course_utils.data import list_photos, load_flowers, read_photo
 
     fast = get_settings(fast=True)
     data = load_flowers(source=photos_dir, image_size=fast.image_size, per_class=fast.per_class)
@@ -107,6 +46,15 @@ def unseen_accuracy(model_path, photos_dir, per_class=40):
             counts[c] = counts.get(c, 0) + 1
     x = np.stack([read_photo(path, fast.image_size) for path, _ in chosen])
     y = np.array([c for _, c in chosen])
+    return x, y
+
+
+def unseen_accuracy(model_path, photos_dir):
+    """Accuracy of a model a lesson saved, on the unseen photos (``unseen_photos``)."""
+    from course_utils.data import preprocess
+    from course_utils.model import load_trained
+
+    x, y = unseen_photos(Path(photos_dir))
     model, _ = load_trained(model_path)
     predicted = model.predict(preprocess(x), verbose=0).argmax(axis=1)
     return float((predicted == y).mean()), len(y)
@@ -138,14 +86,9 @@ def percents(pattern, text):
 
 
 @pytest.mark.parametrize("edition, name", CASES, ids=[f"{e}-{n[:2]}" for e, n in CASES])
-def test_lesson_runs_to_the_end_and_produces_its_results(edition, name, editions):
-    ed = editions[edition]
-    for path in NOTEBOOKS:  # earlier lessons first: later ones load their saved models
-        if path.name == name:
-            break
-        if edition == "shipped" or path in WITH_EXERCISES:
-            ed.run(path)
-    nb = ed.run(REPO / "notebooks" / name)
+def test_lesson_runs_to_the_end_and_produces_its_results(edition, name, notebook_runs):
+    ed = notebook_runs[edition]
+    nb = ed.result(name)  # the edition ran the earlier lessons first: later ones load their saved models
     text = lesson_text(nb)
     assert "Traceback" not in text
     outputs = exercise_outputs(nb)

@@ -79,18 +79,17 @@ def notebook_runs(request, tmp_path_factory, photos_dir, weights_path):
 
 @pytest.fixture(autouse=True)
 def lessons_in_background(request):
-    """Start ``notebook_runs`` at the first test after the browser tests, when lessons are to be tested.
+    """Start ``notebook_runs`` at the session's first test when lessons are to be tested.
 
-    The other test files then run while the lessons execute in their own kernels; the browser
-    tests (first in the order) keep the CPU to themselves, as their timeouts assume.
+    The other test files then run while the lessons execute in their own kernels (the browser
+    tests too: their timeouts hold with the CPU shared, as measured at a load average of 10).
     """
     session = request.session
     if not hasattr(session, "course_lessons_wanted"):
         from notebook_runs import selected_lessons
 
         session.course_lessons_wanted = any(selected_lessons(session.items).values())
-    if (session.course_lessons_wanted and PHOTOS.exists() and WEIGHTS.exists()
-            and not request.node.path.name.startswith("test_browser")):
+    if session.course_lessons_wanted and PHOTOS.exists() and WEIGHTS.exists():
         request.getfixturevalue("notebook_runs")
 
 

@@ -2,14 +2,14 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SHARED := $(abspath ../shared)
-
-# Offline assets: used when ../shared is beside the repo and nothing else is set.
-ifneq ($(wildcard $(SHARED)/data/flower_photos),)
-export COURSE_DATA_DIR ?= $(SHARED)/data/flower_photos
+# Offline assets (photos, weights): where course_utils/config.py says they lie (../shared beside
+# the repo, the one place that spells it), used when they are there and nothing else is set.
+OFFLINE := $(shell $(PYTHON) -c "from course_utils.config import offline_assets; print(*offline_assets('.'))" 2>/dev/null)
+ifneq ($(wildcard $(word 1,$(OFFLINE))),)
+export COURSE_DATA_DIR ?= $(word 1,$(OFFLINE))
 endif
-ifneq ($(wildcard $(SHARED)/models/mobilenet_v2_1.0_224_imagenet_no_top.h5),)
-export COURSE_WEIGHTS ?= $(SHARED)/models/mobilenet_v2_1.0_224_imagenet_no_top.h5
+ifneq ($(wildcard $(word 2,$(OFFLINE))),)
+export COURSE_WEIGHTS ?= $(word 2,$(OFFLINE))
 endif
 
 .PHONY: install lab test clean

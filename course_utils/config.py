@@ -41,7 +41,7 @@ SWEEP_LEARNING_RATES = (1e-2, 1e-3, 1e-4, 1e-5)  # the learning-rate experiment 
 HEAD_LAYER = "predictions"  # the classification head's Dense layer (model.add_head)
 POOL_LAYER = "global_avg_pool"  # the head's pooling layer, the features' source
 # The offline assets (photos, weights), relative to the repository root; the Makefile and
-# .ci/run spell the same place as ../shared.
+# the tests ask offline_assets() for them; .ci/run spells ../shared itself.
 SHARED_DIR = Path("..", "shared")
 SHARED_PHOTOS = Path("data", "flower_photos")
 SHARED_WEIGHTS = Path("models", "mobilenet_v2_1.0_224_imagenet_no_top.h5")

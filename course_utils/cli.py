@@ -4,13 +4,19 @@
 
     python -m course_utils train --data-dir DIR --out MODEL.keras [--weights PATH|imagenet]
         [--image-size N] [--per-class N] [--fe-epochs N] [--ft-epochs N] [--unfreeze N]
-        [--seed N] [--fast]
+        [--recipe source|tuned] [--ft-lr LR] [--tune-depths N ...] [--tune-lrs LR ...]
+        [--tune-epochs N] [--tune-patience N] [--augment] [--seed N] [--fast]
     python -m course_utils predict MODEL.keras PHOTO [PHOTO ...]
     python -m course_utils export MODEL.keras --format tflite --out MODEL.tflite
 
 ``train`` runs feature extraction then fine-tuning through the cached paths of
 :mod:`course_utils.training`, prints the test accuracy and saves the model with
 a JSON sidecar (``MODEL.json``: class names, image size, accuracy).
+``--recipe source`` (the default) fine-tunes as the lessons do (the last ``--unfreeze``
+layers at ``--ft-lr``, default the source's 1e-5); ``--recipe tuned`` runs
+:func:`course_utils.tuning.search_fine_tuning` (depth x learning rate chosen on the
+validation split, defaults from config's ``TUNE_*``), prints what it chose and why, and
+saves the search in the sidecar (``tuning``); the test split is evaluated once, at the end.
 ``predict`` prints one JSON object per photo per line; a photo that cannot be
 read gets ``{"path": ..., "error": ...}`` and the exit code is 1 at the end.
 ``train`` needs at least 2 classes and 5 photos per class; when the smallest class has
@@ -78,6 +84,7 @@ def cmd_train(args):
     out = Path(args.out)
     if out.suffix != ".keras":
         raise CourseError(t("cli.bad_out", path=out))
+    ft_lr, tune = _recipe_args(args, settings)
     source = args.data_dir or settings.data_dir or "tfds"
     if source != "tfds":
         from .data import list_photos
@@ -85,7 +92,9 @@ def cmd_train(args):
 
         names, items, _ = list_photos(Path(source))  # a missing or empty folder fails before TensorFlow loads
         counts = [sum(1 for _, c in items if c == i) for i in range(len(names))]
-        check_minimums(names, [min(n, per_class) if per_class else n for n in counts])
+        counts = [min(n, per_class) if per_class else n for n in counts]
+        check_minimums(names, counts)
+        _check_tuned_not_small(args, counts)
 
     _import_tensorflow(args.verbose)
     import keras
@@ -101,14 +110,21 @@ def cmd_train(args):
     counts = small_data.class_counts(data)
     small_data.check_minimums(data.class_names, counts)  # again: unreadable photos were skipped
     if small_data.is_small(counts):
-        return _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, seed, out)
+        _check_tuned_not_small(args, counts)
+        return _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, seed, out,
+                            ft_lr)
     print(t("cli.data", summary=data.summary()), flush=True)
     keras.utils.set_random_seed(seed)
     with training.strategy_scope():  # a MirroredStrategy when there are several GPUs
         model, base = build_model(data.num_classes, image_size, weights)
     bars = 1 if args.verbose or sys.stderr.isatty() else 0
     meta = {"preprocessing": "mobilenet_v2", "seed": seed, "fe_epochs": fe_epochs,
-            "ft_epochs": ft_epochs, "unfreeze": unfreeze, "source": data.source}
+            "ft_epochs": ft_epochs, "unfreeze": unfreeze, "source": data.source,
+            "recipe": args.recipe}
+    if args.recipe == "tuned":
+        from .tuning import cache_depths
+
+        cache_depths(model, base, data, tune["depths"], verbose=bars)  # one pass for FE and the search
     if fe_epochs:
         start = time.perf_counter()
         history = training.train_head_cached(model, data, epochs=fe_epochs, verbose=bars,
@@ -116,11 +132,14 @@ def cmd_train(args):
         acc = history.history.get("val_accuracy", [float("nan")])[-1]
         print(t("cli.fe_done", acc=_percent(acc), epochs=fe_epochs,
                 seconds=time.perf_counter() - start), flush=True)
-    if ft_epochs and unfreeze:
+    if args.recipe == "tuned":
+        _train_tuned(model, base, data, tune, seed, meta)
+    elif ft_epochs and unfreeze:
         start = time.perf_counter()
         history = training.fine_tune_cached(model, base, data, unfreeze=unfreeze,
-                                            learning_rate=settings.fine_tune_lr,
+                                            learning_rate=ft_lr,
                                             epochs=ft_epochs, verbose=bars, seed=seed)
+        meta["ft_learning_rate"] = history.recipe.learning_rate  # read back from the optimizer
         acc = history.history.get("val_accuracy", [float("nan")])[-1]
         print(t("cli.ft_done", acc=_percent(acc), unfreeze=unfreeze, epochs=ft_epochs,
                 seconds=time.perf_counter() - start), flush=True)
@@ -140,12 +159,86 @@ def cmd_train(args):
     return 0
 
 
-def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, seed, out):
+def _recipe_args(args, settings):
+    """``(ft_lr, tune)``: the source recipe's learning rate and the tuned recipe's grid, checked
+    (before TensorFlow loads: the grid's defaults come from config, as ``tuning.default_grid`` reads them)."""
+    if args.recipe == "source":
+        for name in ("tune_depths", "tune_lrs", "tune_epochs", "tune_patience"):
+            if getattr(args, name) is not None:
+                raise CourseError(t("cli.tune_needs_tuned", option="--" + name.replace("_", "-")))
+        if args.augment:
+            raise CourseError(t("cli.tune_needs_tuned", option="--augment"))
+    elif args.ft_lr is not None:
+        raise CourseError(t("cli.ft_lr_tuned"))
+    ft_lr = settings.fine_tune_lr if args.ft_lr is None else _lr_value(args.ft_lr, "--ft-lr")
+    fast = settings.fast
+    depths = config.TUNE_FAST_DEPTHS if fast else config.TUNE_DEPTHS
+    rates = config.TUNE_FAST_LEARNING_RATES if fast else config.TUNE_LEARNING_RATES
+    if args.tune_depths is not None:
+        depths = tuple(_int_value(text, "--tune-depths", 1) for text in args.tune_depths)
+    if args.tune_lrs is not None:
+        rates = tuple(_lr_value(text, "--tune-lrs") for text in args.tune_lrs)
+    max_epochs = config.TUNE_FAST_MAX_EPOCHS if fast else config.TUNE_MAX_EPOCHS
+    patience = config.TUNE_FAST_PATIENCE if fast else config.TUNE_PATIENCE
+    tune = {"depths": depths, "learning_rates": rates, "augment": args.augment,
+            "max_epochs": max_epochs if args.tune_epochs is None else _int_value(args.tune_epochs,
+                                                                                 "--tune-epochs", 1),
+            "patience": patience if args.tune_patience is None else _int_value(args.tune_patience,
+                                                                               "--tune-patience", 1)}
+    if args.recipe == "tuned" and args.fe_epochs == 0:
+        raise CourseError(t("tuning.untrained_head"))
+    return ft_lr, tune
+
+
+def _lr_value(text, option):
+    """A learning rate from the command line: a number above 0 and below 10, else one Polish line."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 10:  # also NaN and inf
+        raise CourseError(t("cli.bad_lr", option=option, value=text))
+    return value
+
+
+def _int_value(text, option, minimum):
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise CourseError(t("cli.bad_int_option", option=option, value=text, minimum=minimum))
+    return value
+
+
+def _check_tuned_not_small(args, counts):
+    from .config import SMALL_DATA_PER_CLASS
+
+    if args.recipe == "tuned" and counts and min(counts) < SMALL_DATA_PER_CLASS:
+        raise CourseError(t("cli.tuned_small", n=min(counts), threshold=SMALL_DATA_PER_CLASS))
+
+
+def _train_tuned(model, base, data, tune, seed, meta):
+    """``--recipe tuned``: the validation search; the model keeps the chosen run (or its augmented run)."""
+    from .tuning import lr_text, search_fine_tuning
+
+    print(t("cli.tuned_start"), flush=True)
+    result = search_fine_tuning(model, base, data, tune["depths"], tune["learning_rates"], seed=seed,
+                                verbose=1, max_epochs=tune["max_epochs"], patience=tune["patience"],
+                                augment=tune["augment"])
+    depth, lr = result.best
+    meta.update(unfreeze=depth, ft_learning_rate=lr, ft_epochs=int(result.best_epoch[result.best_index]),
+                tuning=result.to_dict())
+    print(t("cli.tuned_done", depth=depth, lr=lr_text(lr), seconds=result.search_seconds), flush=True)
+    return result
+
+
+def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, seed, out, ft_lr):
     """Few photos: k-fold estimate on cached features, then the final model on all photos."""
     import keras
 
     from . import small_data, training
-    from .config import SMALL_DATA_PER_CLASS, get_settings
+    from .config import SMALL_DATA_PER_CLASS
     from .experiments import accuracy_interval
     from .model import build_model, save_trained
 
@@ -164,9 +257,9 @@ def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, se
             seconds=f"{time.perf_counter() - start:.1f}".replace(".", ",")), flush=True)
     if args.ft_epochs and unfreeze:
         start = time.perf_counter()
-        training.fine_tune_cached(model, base, data, unfreeze=unfreeze,
-                                  learning_rate=get_settings().fine_tune_lr, epochs=ft_epochs,
-                                  verbose=0, seed=seed)
+        history_ft = training.fine_tune_cached(model, base, data, unfreeze=unfreeze,
+                                               learning_rate=ft_lr, epochs=ft_epochs,
+                                               verbose=0, seed=seed)
         print(t("cli.ft_done", acc=_percent(float("nan")), unfreeze=unfreeze, epochs=ft_epochs,
                 seconds=time.perf_counter() - start), flush=True)
         print(t("own.ft_not_estimated"), flush=True)
@@ -177,7 +270,9 @@ def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, se
     meta = {"preprocessing": "mobilenet_v2", "seed": seed, "fe_epochs": fe_epochs, "ft_epochs": ft_epochs,
             "unfreeze": unfreeze if ft_epochs else 0, "source": data.source, "test_accuracy": None,
             "kfold_accuracy": estimate.accuracy, "kfold_interval": [low, high], "kfold_k": estimate.k,
-            "kfold_photos": estimate.n, "steps": history.params["total_steps"]}
+            "kfold_photos": estimate.n, "steps": history.params["total_steps"], "recipe": args.recipe}
+    if ft_epochs:
+        meta["ft_learning_rate"] = history_ft.recipe.learning_rate  # read back from the optimizer
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         save_trained(model, out, data.class_names, history, **meta)
@@ -270,16 +365,30 @@ def build_parser():
                                      description="Kurs transfer learning: trening i klasyfikacja kwiatów.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="wytrenuj klasyfikator (ekstrakcja cech + dostrajanie)")
+    train = sub.add_parser("train", help="wytrenuj klasyfikator (ekstrakcja cech + fine-tuning)")
     train.add_argument("--data-dir", help="folder flower_photos/<klasa>/*.jpg (domyślnie COURSE_DATA_DIR albo TFDS)")
     train.add_argument("--out", required=True, help="plik modelu .keras")
     train.add_argument("--weights", help="plik wag .h5 MobileNetV2 no_top albo 'imagenet'")
     train.add_argument("--image-size", type=int, help="96, 128, 160, 192 albo 224")
     train.add_argument("--per-class", type=int, help="ile zdjęć na klasę (0 = wszystkie)")
     train.add_argument("--fe-epochs", type=_epochs_arg("--fe-epochs"), help="epoki ekstrakcji cech")
-    train.add_argument("--ft-epochs", type=_epochs_arg("--ft-epochs"), help="epoki dostrajania")
+    train.add_argument("--ft-epochs", type=_epochs_arg("--ft-epochs"), help="epoki fine-tuningu")
     train.add_argument("--unfreeze", type=int,
                        help=f"ile ostatnich warstw bazy odmrozić (domyślnie {config.UNFREEZE_LAST})")
+    train.add_argument("--recipe", choices=("source", "tuned"), default="source",
+                       help="source: przepis źródła (ostatnie --unfreeze warstw, --ft-lr); tuned: "
+                            "głębokość i learning rate wybrane na zbiorze walidacyjnym")
+    train.add_argument("--ft-lr", help=f"learning rate fine-tuningu w przepisie source "
+                                       f"(domyślnie {config.FINE_TUNE_LR:g})")
+    train.add_argument("--tune-depths", nargs="+", help="tuned: ile ostatnich warstw odmrozić, "
+                       f"kilka wartości (domyślnie {' '.join(map(str, config.TUNE_DEPTHS))})")
+    train.add_argument("--tune-lrs", nargs="+", help="tuned: learning rate, kilka wartości (domyślnie "
+                       f"{' '.join(f'{x:g}' for x in config.TUNE_LEARNING_RATES)})")
+    train.add_argument("--tune-epochs", help=f"tuned: najwięcej epok przebiegu (domyślnie {config.TUNE_MAX_EPOCHS})")
+    train.add_argument("--tune-patience", help="tuned: ile epok bez poprawy na walidacji kończy przebieg "
+                       f"(domyślnie {config.TUNE_PATIENCE})")
+    train.add_argument("--augment", action="store_true",
+                       help="tuned: wybraną konfigurację wytrenuj jeszcze raz z augmentacją (wolniej)")
     train.add_argument("--seed", type=int)
     train.add_argument("--fast", action="store_true",
                        help=f"tryb szybki: {config.FAST_PER_CLASS} zdjęć na klasę, {config.FAST_IMAGE_SIZE} px, "

@@ -10,6 +10,15 @@ Not a test; run it by hand::
     .venv/bin/python benchmarks/bench_lessons.py            # full settings (~15-20 min)
     .venv/bin/python benchmarks/bench_lessons.py --fast     # fast mode, a quick check
     .venv/bin/python benchmarks/bench_lessons.py --only 00 09
+    .venv/bin/python benchmarks/bench_lessons.py --lab-only   # one "Trenuj" click of the lab
+
+``--lab`` (or ``--lab-only``) also times the freeze-depth lab as lesson 06 sets it up: the
+full-settings photos, a feature-extraction model trained here with the cached path (which also
+caches the activations at the default fine-tuning boundary), ``make_lab_train_fn`` and the real
+``FreezeLab`` widget, whose "Trenuj" button is clicked programmatically once per depth in
+``--lab-depths`` with ``--lab-epochs`` epochs (JSON ``lab``: seconds per click as the widget
+measured it, with the click's best validation accuracy; ``cache`` says whether the activations at
+that depth's boundary were already cached, the case of a second click at the same depth).
 """
 import argparse
 import json
@@ -86,6 +95,39 @@ def run_lesson(path, timeout, top, cell_memory=False):
     return result
 
 
+def lab_clicks(depths, epochs):
+    """Time one "Trenuj" click of the real FreezeLab per depth (and a second one at the deepest)."""
+    from course_utils import training
+    from course_utils.data import load_flowers
+    from course_utils.model import build_model
+    from course_utils.widgets import FreezeLab
+
+    start = time.perf_counter()
+    data = load_flowers()
+    model, base = build_model(data.num_classes, data.image_size)
+    training.train_head_cached(model, data, verbose=0, base=base)  # lesson 05's model, as lesson 06 loads it
+    prepare = time.perf_counter() - start
+    lab = FreezeLab(model, base, train_fn=training.make_lab_train_fn(model, base, data), epochs=epochs)
+    clicks, seen = [], set()
+    default = training.unfreeze_boundary(model, base, training.get_settings().unfreeze_last)
+    for depth in list(depths) + [max(depths)]:
+        boundary = training.unfreeze_boundary(model, base, depth)
+        warm = boundary == default or boundary in seen
+        seen.add(boundary)
+        lab.slider.value = depth
+        lab.train_button.click()
+        if "❌" in lab.message.value or len(lab.results) != len(clicks) + 1:
+            raise RuntimeError(f"the lab's click failed: {lab.message.value}")
+        row = lab.results[-1]
+        clicks.append({"depth": depth, "epochs": epochs, "seconds": row["seconds"],
+                       "best_val_accuracy": round(row["best_val_accuracy"], 4),
+                       "cache": "warm" if warm else "cold"})
+        print(f"lab click: depth {depth:3d}, {epochs} epochs, activations {clicks[-1]['cache']:4s}: "
+              f"{row['seconds']:6.1f} s (best val_accuracy {row['best_val_accuracy']:.1%})", flush=True)
+    return {"photos": {"train": len(data.y_train), "val": len(data.y_val)},
+            "image_size": data.image_size, "prepare_seconds": round(prepare, 1), "clicks": clicks}
+
+
 def _environment(args, home):
     """The course's settings for the kernels: offline assets beside the repo, one home."""
     env = {"COURSE_HOME": str(home), "MPLBACKEND": "Agg", "COURSE_FAST": "1" if args.fast else "0"}
@@ -107,13 +149,19 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=3, help="how many slowest cells to list")
     parser.add_argument("--cell-memory", action="store_true",
                         help="also list the cells that raised the kernel's peak memory most")
+    parser.add_argument("--lab", action="store_true", help="also time one FreezeLab click per depth")
+    parser.add_argument("--lab-only", action="store_true", help="only the FreezeLab clicks, no lessons")
+    parser.add_argument("--lab-depths", type=int, nargs="+", default=[20, 54])
+    parser.add_argument("--lab-epochs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
     lessons = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.only:
         lessons = [p for p in lessons if p.name[:2] in args.only]
-    results = []
+    if args.lab_only:
+        lessons = []
+    results, lab = [], None
     with tempfile.TemporaryDirectory(prefix="course_home_") as home:
         os.environ.update(_environment(args, home))
         for path in lessons:
@@ -125,11 +173,17 @@ def main(argv=None):
             for cell in result.get("memory_cells", []):
                 print(f"    cell [{cell['cell']}] raised the peak by {cell['peak_rise_mb']} MB "
                       f"to {cell['peak_after_mb']} MB: {cell['first_line']}", flush=True)
+        if args.lab or args.lab_only:
+            lab = lab_clicks(args.lab_depths, args.lab_epochs)
     total = sum(r["seconds"] for r in results)
-    print(f"{'all lessons':28s} {total:7.1f} s {max(r['peak_rss_mb'] for r in results):6d} MB (highest peak)")
+    if results:
+        print(f"{'all lessons':28s} {total:7.1f} s {max(r['peak_rss_mb'] for r in results):6d} MB (highest peak)")
+    out = {"fast": args.fast, "lessons": results, "total_seconds": round(total, 1),
+           "load_average": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None}
+    if lab is not None:
+        out["lab"] = lab
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"fast": args.fast, "lessons": results, "total_seconds": round(total, 1)},
-                                   indent=2), encoding="utf-8")
+    args.out.write_text(json.dumps(out, indent=2), encoding="utf-8")
     print("JSON:", args.out)
     return 0
 

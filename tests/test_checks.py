@@ -4,6 +4,7 @@ import pytest
 
 from course_utils import checks
 from course_utils.checks import run_check
+from course_utils.messages import t
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +68,7 @@ def test_frozen_base():
 
 def test_last_n_trainable_accepts_frozen_or_trainable_batchnorm():
     ok, message = run_check("last_n_trainable", unfreeze(stack(), 3), n=3)
-    assert ok and message.startswith(f"Uczą się dokładnie ostatnie 3 warstw bazy ({2 * (4 * 4 + 4)} wag;")
+    assert ok and message == t("check.last_n_ok", n=3, weights=2 * (4 * 4 + 4))  # "ostatnie 3 warstwy bazy (40 wag"
     assert run_check("last_n_trainable", unfreeze(stack(), 3, bn_trainable=True), n=3)[0]
 
 

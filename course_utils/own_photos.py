@@ -34,6 +34,7 @@ from .config import (
 from .data import IMAGE_EXTENSIONS, read_photo
 from .errors import CourseError
 from .messages import count, t
+from .widget_base import Displayed
 
 OWN_FOLDER = "own_photos"
 DEMO_FOLDER = "own_demo"
@@ -270,7 +271,7 @@ def new_photos(folder, settings=None, per_class=20):
     return out
 
 
-class PhotoStudio:
+class PhotoStudio(Displayed):
     """Name classes and upload photos for each (several files at once); saved at once under the course home."""
 
     def __init__(self, store=None):
@@ -373,11 +374,6 @@ class PhotoStudio:
     def summary(self):
         """One readable line (for nbconvert and print)."""
         return "PhotoStudio: " + self.store.summary()
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
-        bundle["text/plain"] = self.summary()
-        return bundle
 
     def __repr__(self):
         return self.summary()

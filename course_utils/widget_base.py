@@ -1,11 +1,13 @@
-"""Plumbing shared by the course's widgets: one message line, the error guard, PNG display, number words."""
+"""Plumbing shared by the course's widgets: one message line, the error guard, PNG display, number words.
+
+Imports neither TensorFlow nor matplotlib (the quiz widgets use ``Displayed`` too).
+"""
 import html
 
 import numpy as np
 
 from .errors import CourseError
 from .messages import plural, t
-from .plots import figure_png
 
 
 def format_lr(lr):
@@ -31,11 +33,33 @@ def escape(text):
 
 def set_png(image, fig):
     """Show a figure in an ipywidgets.Image."""
+    from .plots import figure_png
+
     image.value = figure_png(fig)
     image.layout.display = None
 
 
-class Widget:
+class Displayed:
+    """Notebook display: the widget's view in JupyterLab, ``plain_text()`` for nbconvert and consoles.
+
+    The view is ``self.widget``'s; an object that is an ipywidget itself (the quiz widgets)
+    shows itself, through the widget class that follows this one among its bases.
+    """
+
+    def plain_text(self):
+        """The readable text version (default: ``summary()``)."""
+        return self.summary()
+
+    def _repr_mimebundle_(self, **kwargs):
+        import ipywidgets
+
+        view = super() if isinstance(self, ipywidgets.Widget) else self.widget
+        bundle = view._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = self.plain_text()
+        return bundle
+
+
+class Widget(Displayed):
     """Shared plumbing: one message area, error guard and notebook display."""
 
     def _show(self, text, kind="info"):
@@ -53,12 +77,6 @@ class Widget:
             except Exception as exc:  # never leave a broken widget behind
                 self._show(t("widgets.unexpected", error=f"{type(exc).__name__}: {exc}"), "error")
         return handler
-
-    def _repr_mimebundle_(self, **kwargs):
-        """Widget view in JupyterLab, a readable line in nbconvert / plain text."""
-        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
-        bundle["text/plain"] = self.summary()
-        return bundle
 
     def __repr__(self):
         return self.summary()

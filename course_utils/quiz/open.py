@@ -154,8 +154,3 @@ class OpenWidget(Teaching, w.VBox):
         """Short form for plain consoles."""
         return f"quiz({self.question['id']!r})"
 
-    def _repr_mimebundle_(self, **kwargs):
-        """Widget view plus the readable text version for front ends without widgets."""
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = self.text()
-        return data

@@ -15,6 +15,7 @@ from traitlets import TraitError
 from .. import progress
 from ..errors import CourseError
 from ..messages import t
+from ..widget_base import Displayed
 from .history import load_history
 from .kinds import kind_of
 
@@ -75,8 +76,12 @@ class Result:
         p.text(self.text)
 
 
-class Teaching:
+class Teaching(Displayed):
     """Hints and the answer history shared by the quiz widgets (closed and open questions)."""
+
+    def plain_text(self):
+        """The readable text version for front ends without widgets."""
+        return self.text()
 
     def _start(self, q):
         """Read what the progress file knows about ``q``."""
@@ -296,8 +301,3 @@ class QuizWidget(Teaching, w.VBox):
         """Short form for plain consoles (the full text is printed by ``quiz``)."""
         return f"quiz({self.question['id']!r})"
 
-    def _repr_mimebundle_(self, **kwargs):
-        """Widget view plus the readable text version for front ends without widgets."""
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = self.text()
-        return data

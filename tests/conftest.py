@@ -77,19 +77,29 @@ def notebook_runs(request, tmp_path_factory, photos_dir, weights_path):
                     reporter.write_line(ed.timing())
 
 
+def is_browser_test(item):
+    return item.path.name.startswith("test_browser")
+
+
+def pytest_collection_modifyitems(items):
+    """The browser tests first (the others keep their order): they get the CPU to themselves."""
+    items.sort(key=lambda item: not is_browser_test(item))
+
+
 @pytest.fixture(autouse=True)
 def lessons_in_background(request):
-    """Start ``notebook_runs`` at the session's first test when lessons are to be tested.
+    """Start ``notebook_runs`` at the first test after the browser tests, when lessons are to be tested.
 
-    The other test files then run while the lessons execute in their own kernels (the browser
-    tests too: their timeouts hold with the CPU shared, as measured at a load average of 10).
+    The other test files then run while the lessons execute in their own kernels; the browser
+    tests (first in the order) do not share the CPU with the lessons' kernels.
     """
     session = request.session
     if not hasattr(session, "course_lessons_wanted"):
         from notebook_runs import selected_lessons
 
         session.course_lessons_wanted = any(selected_lessons(session.items).values())
-    if session.course_lessons_wanted and PHOTOS.exists() and WEIGHTS.exists():
+    if (session.course_lessons_wanted and PHOTOS.exists() and WEIGHTS.exists()
+            and not is_browser_test(request.node)):
         request.getfixturevalue("notebook_runs")
 
 

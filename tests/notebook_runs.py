@@ -8,8 +8,8 @@ kernel, as in JupyterLab.
 Why in the background: a fast-mode lesson keeps less than one CPU core busy (kernel start,
 imports, building models and tracing are single-threaded), so ``Runner`` executes both
 editions at once (two kernels) in a thread of its own, started by conftest's
-``notebook_runs`` fixture at the session's first test, while the other test files run in
-the pytest process. test_notebooks.py then waits for each lesson and asserts what it
+``notebook_runs`` fixture right after the browser tests (which conftest puts first), while
+the other test files run in the pytest process. test_notebooks.py then waits for each lesson and asserts what it
 produced. The editions' homes are separate, so nothing they write can collide.
 """
 import asyncio

@@ -18,6 +18,7 @@ Data, model, training
     ``activations``    the fast paths' activation cache: freeze boundaries, top models, forward passes
     ``recipe``         what a fast path trains with: the learner's ``compile`` or the defaults
     ``training``       cached feature extraction and fine-tuning, lesson models, FreezeLab's ``train_fn``
+    ``tuning``         lesson 06's search over unfreeze depth x learning rate, chosen on validation
     ``augmentation``   lesson 05's with / without augmentation measurement
     ``small_data``     training on few photos: minimums, enough steps, a k-fold estimate
     ``own_photos``     lesson 10's photo studio (the learner's own classes)
@@ -26,6 +27,7 @@ Data, model, training
                        ``learning_rate``, ``mismatch``, ``summary``)
 Showing and interacting
     ``plots``          figures (each function returns a matplotlib Figure)
+    ``tuning_plots``   the heat map of the fine-tuning search
     ``widgets``        the widgets in one import: ``FreezeLab``, ``LayerExplorer``, ``PhotoClassifier``
     ``freeze_lab``     FreezeLab, the freeze-depth widget (lessons 02, 06)
     ``layer_explorer`` LayerExplorer, feature maps block by block (lesson 01)
@@ -36,7 +38,7 @@ Showing and interacting
     ``checks``         checkers for code exercises, registered by name
     ``progress``       quiz and exercise progress in one local JSON file
     ``solutions``      the teacher's solved edition of the lessons
-    ``cli``            ``python -m course_utils train | predict | export | solutions``
+    ``cli``            ``python -m course_utils train [--recipe source|tuned] | predict | export | solutions``
 """
 from .config import get_settings
 from .errors import CourseError, install_notebook_handler

@@ -5,7 +5,13 @@
     from course_utils.tuning import search_fine_tuning
     result = search_fine_tuning(model, base_model, data, depths=None, learning_rates=None,
                                 seed=None, verbose=1, *, max_epochs=None, patience=None,
-                                augment=False)
+                                prune_after=None, prune_margin=None, augment=False)
+
+The first seven arguments are the contract with lesson 06 (``tuning_plots`` draws ``result``);
+the keyword-only ones default to ``config.py`` (``TUNE_MAX_EPOCHS``, ``TUNE_PATIENCE``,
+``TUNE_PRUNE_AFTER``, ``TUNE_PRUNE_MARGIN``; fast mode: ``TUNE_FAST_*``). The default depths
+20, 38 and 56 each start a MobileNetV2 block (15, 13, 11), so each boundary caches one small
+tensor (``block_14_add`` 7x7x160, ``block_12_add`` and ``block_10_project_BN`` 14x14x96).
 
 Every run of the grid restores the weights ``model`` had when the search was called (the
 feature-extraction checkpoint), unfreezes the last ``depth`` layers of ``base_model``
@@ -20,13 +26,14 @@ To keep the search affordable on a 2-core CPU, a run that is already far behind 
 from epoch ``TUNE_PRUNE_AFTER`` on, a run whose best validation accuracy is more than
 ``TUNE_PRUNE_MARGIN`` below the best validation accuracy of any earlier run stops (its cell
 then holds what it reached by then, and ``result.stopped`` says ``"pruned"``). Within a depth the
-higher learning rates run first (they learn fastest), so the slow low-rate runs meet an
-incumbent. Every run is still a prefix of the plain ``fine_tune_cached`` run with the same
-arguments, so each cell can be reproduced on its own.
+higher learning rates run first, so a low-rate run, which moves slowest, meets an incumbent.
+Every run is still a prefix of the plain ``fine_tune_cached`` run with the same arguments, so
+each cell can be reproduced on its own.
 
 The configuration is chosen by **validation accuracy only** (``data``'s test split is never
 read here); a tie (the same number of correctly classified validation photos) goes to the
-cheaper run: fewer unfrozen layers, then fewer epochs to its best epoch. After the call
+cheaper run: fewer unfrozen layers, then fewer epochs to its best epoch, then the learning
+rate listed first (:func:`choice_key`). After the call
 ``model`` holds the chosen run's best weights and ``base_model``'s trainable flags for that
 depth; it is compiled with Adam(chosen rate), so ``model.evaluate`` works. The chosen run's
 weights *are* the final model: nothing is trained again.

@@ -132,6 +132,9 @@ def check_lesson(lesson, text, outputs, edition, ed):
             assert "Uczą się dokładnie ostatnie 20 warstw bazy (1 206 080 wag" in outputs["06-unfreeze"]
             assert "learning rate 1e-05" in outputs["06-recompile"]
         above_chance(ed.home / "models" / "06_fine_tuned.keras", Path(ed.env["COURSE_DATA_DIR"]))
+        # the search section: the chosen depth keeps every BatchNormalization frozen, the test split is read once
+        assert re.search(r"w tym BatchNormalization: [1-9]\d*, trenowalnych z nich: 0\n", text), text
+        assert len(percents(r"Test \(\d+ zdję\w+\): wybrany na walidacji ([\d,]+)%", text)) == 1, text
     if lesson == "07":
         inside = percents(r"Model z preprocessingiem w środku, surowe zdjęcia: dokładność ([\d.,]+)%", text)
         outside = percents(r"Model bez niego, zdjęcia po preprocess_input: +dokładność ([\d.,]+)%", text)

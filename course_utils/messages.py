@@ -45,6 +45,11 @@ def number(n):
     return f"{int(n):,}".replace(",", " ")
 
 
+def percent(share, digits=1):
+    """A share as Polish prose writes it: ``percent(0.921)`` -> '92,1%'."""
+    return f"{100 * float(share):.{digits}f}".replace(".", ",") + "%"
+
+
 def plural(n, one, few, many):
     """The Polish form of a noun for the count ``n``: 1 zdjęcie, 2 zdjęcia, 5 zdjęć, 22 zdjęcia."""
     n = abs(int(n))

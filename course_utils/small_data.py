@@ -35,15 +35,10 @@ from .config import (
     get_settings,
 )
 from .errors import CourseError
-from .messages import count, t
+from .messages import count, percent, t
 from .metrics import accuracy
 from .recipe import compile_adam
 from .validate import int_at_least
-
-
-def percent(value, digits=1):
-    """A share as Polish prose writes it: 0.921 -> '92,1%'."""
-    return f"{100 * value:.{digits}f}".replace(".", ",") + "%"
 
 
 def _photos(n):

@@ -62,8 +62,8 @@ from . import config
 from .activations import cached_activations, head_boundary, unfreeze_boundary
 from .config import get_settings
 from .errors import CourseError
-from .messages import t
-from .validate import is_int, keras_model
+from .messages import percent, t
+from .validate import int_at_least, is_int, keras_model
 
 PATIENCE, MAX_EPOCHS, PRUNED = "patience", "max_epochs", "pruned"
 
@@ -168,11 +168,6 @@ def lr_text(lr):
     return np.format_float_scientific(float(lr), trim="-", exp_digits=1)
 
 
-def percent(share):
-    """``0.9214`` -> ``'92,1%'`` (decimal comma, as in the lessons' prose)."""
-    return f"{100 * float(share):.1f}".replace(".", ",") + "%"
-
-
 def _points(share):
     return f"{100 * float(share):g}".replace(".", ",")
 
@@ -252,10 +247,7 @@ def cache_depths(model, base_model, data, depths=None, verbose=1):
 
 
 def _int_setting(value, default, key):
-    value = default if value is None else value
-    if not is_int(value) or value < 1:
-        raise CourseError(t(key, value=value))
-    return int(value)
+    return int_at_least(default if value is None else value, 1, key)
 
 
 # ---------------------------------------------------------------- the search
@@ -383,7 +375,6 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
     final = None
     if augment:
         model.set_weights(snapshot)
-        run_start = time.perf_counter()
         final = train_augmented(model, base_model, data, *chosen, max_epochs, patience, seed)
     else:
         model.set_weights(chosen_weights)

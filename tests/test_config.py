@@ -17,7 +17,7 @@ def test_fast_mode_shrinks_everything(monkeypatch):
     monkeypatch.setenv("COURSE_FAST", "0")
     monkeypatch.delenv("CI", raising=False)
     full = get_settings()
-    assert (fast.image_size, fast.per_class, fast.fe_epochs, fast.ft_epochs) == (96, 20, 3, 2)
+    assert (fast.image_size, fast.per_class, fast.fe_epochs, fast.ft_epochs) == (96, 20, 10, 2)
     assert (full.image_size, full.per_class, full.fe_epochs, full.ft_epochs) == (224, None, 10, 10)
 
 
@@ -77,7 +77,7 @@ def test_setup_report_names_sources_and_mode(monkeypatch, tmp_path):
     assert f"  tensorflow: {version('tensorflow')}" in lines
     assert t("config.report_data_dir", path=photos, state=t("config.ok")) in lines
     assert t("config.report_weights_file", path=tmp_path / "missing.h5", state=t("config.missing")) in lines
-    assert t("config.report_mode", mode=t("config.mode_fast"), size=96, per_class=20, fe=3, ft=2) in lines
+    assert t("config.report_mode", mode=t("config.mode_fast"), size=96, per_class=20, fe=10, ft=2) in lines
 
 
 def test_setup_report_without_offline_assets(monkeypatch):

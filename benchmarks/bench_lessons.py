@@ -19,6 +19,11 @@ caches the activations at the default fine-tuning boundary), ``make_lab_train_fn
 ``--lab-depths`` with ``--lab-epochs`` epochs (JSON ``lab``: seconds per click as the widget
 measured it, with the click's best validation accuracy; ``cache`` says whether the activations at
 that depth's boundary were already cached, the case of a second click at the same depth).
+
+JSON ``targets`` sets each measurement beside issue 17's limit (``--max-peak-mb`` per lesson,
+``--max-series-s`` for a run of every lesson, ``--max-lesson09-s``, ``--max-click-s``): the value,
+the limit, whether it is met, by how much it is missed, and what the measurements point at
+(the cell that raised a missed peak most with ``--cell-memory``, the slowest cells or lessons).
 """
 import argparse
 import json
@@ -128,6 +133,34 @@ def lab_clicks(depths, epochs):
             "image_size": data.image_size, "prepare_seconds": round(prepare, 1), "clicks": clicks}
 
 
+def targets(results, lab, args):
+    """Issue 17's targets beside the measurements: each one's value, limit and how far it is missed.
+
+    A missed lesson memory target names the cell that raised the peak most (``--cell-memory``),
+    a missed time target the lesson's slowest cells: what to look at first.
+    """
+    def check(value, limit, **why):
+        return {"value": value, "limit": limit, "met": value <= limit,
+                "missed_by": None if value <= limit else round(value - limit, 1), **why}
+
+    out = {}
+    for r in results:
+        cause = (r.get("memory_cells") or [None])[0]
+        out[f"peak_rss_mb {r['lesson'][:2]}"] = check(r["peak_rss_mb"], args.max_peak_mb, peak_cell=cause)
+    if len(results) == len(sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))):
+        total = round(sum(r["seconds"] for r in results), 1)
+        out["series_seconds"] = check(total, args.max_series_s,
+                                      slowest_lessons=[r["lesson"] for r in
+                                                       sorted(results, key=lambda r: -r["seconds"])[:3]])
+    for r in results:
+        if r["lesson"].startswith("09"):
+            out["seconds 09"] = check(r["seconds"], args.max_lesson09_s, slowest_cells=r["slowest_cells"])
+    for click in (lab or {}).get("clicks", []):
+        out[f"lab_click_seconds depth {click['depth']} ({click['cache']})"] = check(click["seconds"],
+                                                                                   args.max_click_s)
+    return out
+
+
 def _environment(args, home):
     """The course's settings for the kernels: offline assets beside the repo, one home."""
     env = {"COURSE_HOME": str(home), "MPLBACKEND": "Agg", "COURSE_FAST": "1" if args.fast else "0"}
@@ -154,6 +187,10 @@ def main(argv=None):
     parser.add_argument("--lab-depths", type=int, nargs="+", default=[20, 54])
     parser.add_argument("--lab-epochs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--max-peak-mb", type=int, default=2861, help="per lesson (3 GB = 2 861 MiB)")
+    parser.add_argument("--max-series-s", type=int, default=900, help="all lessons together")
+    parser.add_argument("--max-lesson09-s", type=int, default=480)
+    parser.add_argument("--max-click-s", type=int, default=20, help="one FreezeLab click")
     args = parser.parse_args(argv)
 
     lessons = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -182,6 +219,11 @@ def main(argv=None):
            "load_average": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None}
     if lab is not None:
         out["lab"] = lab
+    out["targets"] = targets(results, lab, args)
+    for name, target in out["targets"].items():
+        if not target["met"]:
+            print(f"target missed: {name} = {target['value']} (limit {target['limit']}, "
+                  f"over by {target['missed_by']})", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2), encoding="utf-8")
     print("JSON:", args.out)

@@ -39,6 +39,8 @@ FINE_TUNE_LR = 1e-5  # the source's fine-tuning learning rate
 CACHE_MB = 1536  # memory for cached activations
 FREEZE_LAB_LEARNING_RATES = (1e-3, 1e-4, 1e-5)  # the learning rates FreezeLab offers (lessons 02, 06)
 SWEEP_LEARNING_RATES = (1e-2, 1e-3, 1e-4, 1e-5)  # the learning-rate experiment (experiments)
+SWEEP_MICRO_BATCHES = 4  # it trains the whole base: each batch of 32 in 4 slices of 8 (same updates, less memory:
+# benchmarks/bench_micro_batches.py)
 HEAD_LAYER = "predictions"  # the classification head's Dense layer (model.add_head)
 POOL_LAYER = "global_avg_pool"  # the head's pooling layer, the features' source
 # The offline assets (photos, weights), relative to the repository root; the Makefile and

@@ -19,7 +19,7 @@ after an earlier fast path) trains with the config's defaults: Adam with
 ``accuracy``. The recipe says in one Polish line which of the two it is.
 """
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .backend import import_tensorflow
 
@@ -96,6 +96,23 @@ def clone_optimizer(optimizer, learning_rate=None):
     if learning_rate is not None:
         config["learning_rate"] = float(learning_rate)
     return type(optimizer).from_config(config)
+
+
+def accumulating(recipe, steps):
+    """``recipe`` with a fresh copy of its optimizer that averages ``steps`` gradients per update.
+
+    Keras' ``gradient_accumulation_steps``; ``steps == 1`` returns ``recipe`` itself. A
+    loss-scaling wrapper (mixed precision) is kept around the copy.
+    """
+    if steps == 1:
+        return recipe
+    inner = getattr(recipe.optimizer, "inner_optimizer", recipe.optimizer)
+    config = inner.get_config()
+    config["gradient_accumulation_steps"] = int(steps)
+    optimizer = type(inner).from_config(config)
+    if inner is not recipe.optimizer:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return replace(recipe, optimizer=optimizer)
 
 
 def _compiled_loss_and_metrics(model):

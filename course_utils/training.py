@@ -58,7 +58,7 @@ from .config import UNFREEZE_LAST, get_settings
 from .errors import CourseError
 from .messages import t
 from .metrics import accuracy
-from .recipe import compile_adam, compile_with, mark_course_compiled, targets, training_recipe
+from .recipe import accumulating, compile_adam, compile_with, mark_course_compiled, targets, training_recipe
 from .validate import int_at_least, keras_model
 
 # ---------------------------------------------------------------- checks
@@ -74,6 +74,16 @@ def check_lr(lr):
             or not 0 < lr < 10):  # also rejects NaN
         raise CourseError(t("training.bad_lr", value=lr))
     return float(lr)
+
+
+def check_micro_batches(micro_batches, batch_size, keep_batchnorm_frozen=True):
+    """``micro_batches`` as an int >= 1 that divides ``batch_size`` (BatchNorm frozen when > 1)."""
+    k = int_at_least(micro_batches, 1, "training.bad_micro_batches", batch=batch_size)
+    if batch_size % k:
+        raise CourseError(t("training.bad_micro_batches", value=micro_batches, batch=batch_size))
+    if k > 1 and not keep_batchnorm_frozen:
+        raise CourseError(t("training.micro_batches_batchnorm"))
+    return k
 
 
 def _check_model(model, data):
@@ -133,18 +143,42 @@ def _labels(data, split):
     return np.asarray(data.split(split)[1], dtype=np.int64)
 
 
-def _array_dataset(arrays, labels, batch_size, shuffle, seed):
+def _array_dataset(arrays, labels, batch_size, shuffle, seed, micro_batches=1):
     """Cached activations and labels in batches (shuffled as ``data.dataset`` shuffles photos).
 
     Batches are taken from the cached arrays by row number (:func:`course_utils.data.row_batches`):
-    no copy of the activations goes into the pipeline.
+    no copy of the activations goes into the pipeline. ``micro_batches > 1`` splits every
+    batch into that many weighted slices (:func:`_split_batch`), for gradient accumulation.
     """
     from .data import row_batches
 
     ds = row_batches(list(arrays), labels, batch_size, shuffle, seed)
-    if len(arrays) > 1:
+    if micro_batches > 1:
+        ds = ds.map(lambda *parts: _split_batch(parts, batch_size, micro_batches)).unbatch()
+        if len(arrays) > 1:
+            ds = ds.map(lambda *parts: (tuple(parts[:-2]), *parts[-2:]))
+    elif len(arrays) > 1:
         ds = ds.map(lambda *parts: (tuple(parts[:-1]), parts[-1]))
     return ds.prefetch(1)
+
+
+def _split_batch(parts, batch_size, micro_batches):
+    """One batch ``(arrays..., labels)`` as ``micro_batches`` equal slices with sample weights.
+
+    A short last batch is padded to ``batch_size`` with copies of its first row weighted 0;
+    its real rows are weighted ``batch_size / n``. With the loss averaged over each slice
+    and the optimizer averaging the slices' gradients, the update equals the one for the
+    whole batch (when no layer mixes the photos of a batch: BatchNormalization frozen).
+    """
+    import tensorflow as tf
+
+    n = tf.shape(parts[-1])[0]
+    index = tf.concat([tf.range(n), tf.zeros([batch_size - n], tf.int32)], 0)
+    weights = tf.concat([tf.fill([n], batch_size / tf.cast(n, tf.float32)),
+                         tf.zeros([batch_size - n], tf.float32)], 0)
+    size = batch_size // micro_batches
+    padded = [tf.gather(a, index) for a in parts] + [weights]
+    return tuple(tf.reshape(a, [micro_batches, size, *a.shape[1:]]) for a in padded)
 
 
 def _recipe(model, data, learning_rate, default_lr, use_compiled, verbose):
@@ -170,17 +204,17 @@ def _compile_learner_model(model, recipe):
 
 
 def _fit_cached(model, data, k, epochs, recipe, desc, verbose, seed,
-                progress_callback, extra_boundaries=(), callbacks=()):
+                progress_callback, extra_boundaries=(), callbacks=(), micro_batches=1):
     splits = ("train", "val") if len(data.y_val) else ("train",)
     acts = cached_activations(model, data, k, splits, extra_boundaries, verbose)
     top = top_model(model, k)
     seed = data.seed if seed is None else seed
     train = _array_dataset(acts["train"], targets(data, _labels(data, "train")), data.batch_size,
-                           True, seed)
+                           True, seed, micro_batches)
     val = (_array_dataset(acts["val"], targets(data, _labels(data, "val")), data.batch_size, False,
                           seed) if "val" in acts else None)
     with strategy_scope():
-        compile_with(top, recipe)
+        compile_with(top, accumulating(recipe, micro_batches))
         history = top.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
                           callbacks=[EpochProgress(epochs, desc, verbose, progress_callback),
                                      *callbacks])
@@ -262,7 +296,7 @@ def train_head_cached(model, data, epochs=None, learning_rate=None, verbose=1, *
 
 def fine_tune_cached(model, base, data, unfreeze=UNFREEZE_LAST, learning_rate=None, epochs=None,
                      verbose=1, *, augmentation=None, keep_batchnorm_frozen=True, seed=None,
-                     progress_callback=None, use_compiled=True, callbacks=()):
+                     progress_callback=None, use_compiled=True, callbacks=(), micro_batches=1):
     """Fine-tuning: unfreeze the last ``unfreeze`` layers of ``base`` and train the top.
 
     Uses :func:`course_utils.model.unfreeze_last` (BatchNorm stays frozen and
@@ -278,6 +312,12 @@ def fine_tune_cached(model, base, data, unfreeze=UNFREEZE_LAST, learning_rate=No
     replaces the rate), loss and metrics. A model the learner has not compiled (or only
     the course compiled, after an earlier fast path) trains with Adam(config
     ``fine_tune_lr``, the source's 1e-5), cross-entropy and accuracy, and the run says so.
+
+    ``micro_batches > 1`` (cached path, BatchNorm frozen) computes each batch's gradient in that
+    many slices and lets the optimizer average them (``gradient_accumulation_steps``): the
+    updates of whole batches (up to float rounding), with the memory of one slice's backward pass. The
+    epoch's training loss and accuracy then weigh a short last batch as a whole one; the
+    validation metrics are the same.
 
     ``callbacks`` (Keras callbacks, e.g. ``EarlyStopping``) are passed to ``fit``; on the
     cached path their ``self.model`` is the model of the layers above the boundary (the same
@@ -296,12 +336,16 @@ def fine_tune_cached(model, base, data, unfreeze=UNFREEZE_LAST, learning_rate=No
         unfreeze_last(base, unfreeze, keep_batchnorm_frozen)
     k = trainable_boundary(model)
     splits = ("train", "val") if len(data.y_val) else ("train",)
+    micro_batches = check_micro_batches(micro_batches, data.batch_size, keep_batchnorm_frozen)
     if (augmentation is not None or not cacheable(model, k)
             or not _fits_budget(data, crossing_tensors(model, k), splits)):
+        if micro_batches > 1:
+            raise CourseError(t("training.micro_batches_cached_only"))
         return _fit_full(model, data, epochs, recipe, augmentation, verbose, seed,
                          progress_callback, callbacks)
     return _fit_cached(model, data, k, epochs, recipe, t("training.bar_finetune"),
-                       verbose, seed, progress_callback, callbacks=callbacks)
+                       verbose, seed, progress_callback, callbacks=callbacks,
+                       micro_batches=micro_batches)
 
 
 def predict_cached(model, data, split="test", verbose=0, *, base=None, cache_unfreeze=None):
@@ -336,7 +380,7 @@ def evaluate_cached(model, data, split="test", verbose=0, *, base=None, cache_un
 
 # ---------------------------------------------------------------- freeze-depth lab
 
-def make_lab_train_fn(model, base, data, *, seed=None, verbose=0):
+def make_lab_train_fn(model, base, data, *, seed=None, verbose=0, micro_batches=1):
     """``train_fn(depth, lr, epochs, progress_callback) -> dict`` for the freeze-depth lab.
 
     The model's weights are snapshot now (the feature-extraction checkpoint)
@@ -347,7 +391,8 @@ def make_lab_train_fn(model, base, data, *, seed=None, verbose=0):
     after every epoch and returns ``{'accuracy', 'val_accuracy', 'loss',
     'val_loss'}`` (lists, one value per epoch). ``depth=0`` trains only the
     head. ``train_fn.snapshot`` holds the checkpoint, ``train_fn.restore()``
-    puts it back.
+    puts it back. ``micro_batches`` is passed to :func:`fine_tune_cached` (less memory,
+    the same updates up to float rounding).
     """
     _check_model(model, data)
     snapshot = [np.array(w, copy=True) for w in model.get_weights()]
@@ -362,7 +407,8 @@ def make_lab_train_fn(model, base, data, *, seed=None, verbose=0):
         if depth:
             history = fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=lr,
                                        epochs=epochs, verbose=verbose, seed=seed,
-                                       progress_callback=progress_callback, use_compiled=False)
+                                       progress_callback=progress_callback, use_compiled=False,
+                                       micro_batches=micro_batches)
         else:
             freeze(base)
             history = train_head_cached(model, data, epochs=epochs, learning_rate=lr,

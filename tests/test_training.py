@@ -434,3 +434,77 @@ def test_cached_batches_equal_shuffling_the_arrays_themselves():
                 for u, v in zip(tf.nest.flatten(xa), tf.nest.flatten(xb), strict=True):
                     np.testing.assert_array_equal(u.numpy(), v.numpy())
                 np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+
+
+def test_micro_batches_are_weighted_slices_of_the_same_batches():
+    """Each batch of 16 becomes 4 slices of 4; a short last batch is padded with weight-0 rows."""
+    from course_utils import training
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(45, 3)).astype(np.float32)  # batches of 16, 16, 13
+    b = rng.normal(size=(45, 2)).astype(np.float32)
+    labels = rng.integers(0, 5, 45)
+    whole = list(training._array_dataset([a, b], labels, 16, True, 4))
+    sliced = list(training._array_dataset([a, b], labels, 16, True, 4, micro_batches=4))
+    assert len(sliced) == 4 * len(whole)
+    for i, ((xs, y), n) in enumerate(zip(whole, (16, 16, 13), strict=True)):
+        parts = sliced[4 * i:4 * i + 4]
+        assert all(p[0][0].shape == (4, 3) and p[2].shape == (4,) for p in parts)
+        w = np.concatenate([p[2].numpy() for p in parts])
+        np.testing.assert_allclose(w[:n], 16 / n)
+        np.testing.assert_array_equal(w[n:], 0)
+        for j, (got, want) in enumerate(zip((*[np.concatenate([p[0][m].numpy() for p in parts])
+                                                for m in range(2)],
+                                              np.concatenate([p[1].numpy() for p in parts])),
+                                             (xs[0].numpy(), xs[1].numpy(), y.numpy()))):
+            np.testing.assert_array_equal(got[:n], want, err_msg=f"batch {i}, part {j}")
+        # the slices' weighted means, averaged, equal the batch mean (what accumulation relies on)
+        values = np.concatenate([p[0][0].numpy()[:, 0] for p in parts]) * w
+        assert np.mean(values.reshape(4, 4).mean(axis=1)) == pytest.approx(xs[0].numpy()[:, 0].mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("whole_base", [False, True], ids=["last-20", "whole-base"])
+def test_micro_batches_give_the_updates_of_whole_batches(data, whole_base):
+    """Fine-tuning with each batch in 4 slices ends with the weights and curves of whole batches."""
+    from course_utils import training
+
+    model, base = _build()
+    training.train_head_cached(model, data, epochs=1, verbose=0, base=base)
+    snapshot = [w.copy() for w in model.get_weights()]
+    depth = len(base.layers) if whole_base else 20
+    assert len(data.y_train) % data.batch_size  # a short last batch: the padded case is covered
+    runs = []
+    for k in (1, 4):
+        model.set_weights(snapshot)
+        history = training.fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=1e-4,
+                                            epochs=2, verbose=0, seed=0, micro_batches=k)
+        runs.append((history.history, [w.copy() for w in model.get_weights()]))
+    (h1, w1), (h4, w4) = runs
+    moved = max(float(np.abs(a - s).max()) for a, s in zip(w1, snapshot))
+    apart = max(float(np.abs(a - b).max()) for a, b in zip(w4, w1))
+    assert moved > 1e-5 and apart < 0.01 * moved, (moved, apart)  # measured: 0.1-0.3%; without the
+    # short batch's weights (plain accumulation) 1.6% and 67%
+    np.testing.assert_allclose(h4["val_loss"], h1["val_loss"], rtol=1e-4)
+    assert h4["val_accuracy"] == h1["val_accuracy"]
+
+
+def test_bad_micro_batches_are_one_polish_line(data):
+    import keras
+
+    from course_utils import training
+    from course_utils.errors import CourseError
+    from course_utils.messages import t
+
+    model, base = _build()
+    for value in (3, 0, True, 2.0):
+        with pytest.raises(CourseError) as err:
+            training.fine_tune_cached(model, base, data, unfreeze=5, epochs=1, verbose=0, micro_batches=value)
+        assert str(err.value) == t("training.bad_micro_batches", value=value, batch=data.batch_size)
+    with pytest.raises(CourseError) as err:
+        training.fine_tune_cached(model, base, data, unfreeze=5, epochs=1, verbose=0, micro_batches=4,
+                                  keep_batchnorm_frozen=False)
+    assert str(err.value) == t("training.micro_batches_batchnorm")
+    with pytest.raises(CourseError) as err:
+        training.fine_tune_cached(model, base, data, unfreeze=5, epochs=1, verbose=0, micro_batches=4,
+                                  augmentation=keras.layers.RandomFlip("horizontal"))
+    assert str(err.value) == t("training.micro_batches_cached_only")

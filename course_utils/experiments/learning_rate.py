@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import training
+from ..config import SWEEP_MICRO_BATCHES
 from ..errors import CourseError
 from ..messages import t
 from ..plots import new_figure
@@ -103,7 +104,8 @@ def lr_sweep(model, base, data, learning_rates, epochs, unfreeze=None, seed=None
     freeze(base)
     start_acc = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
     reference = first_conv_kernel(base)
-    train_fn = training.make_lab_train_fn(model, base, data, seed=seed, verbose=0)
+    train_fn = training.make_lab_train_fn(model, base, data, seed=seed, verbose=0,
+                                          micro_batches=SWEEP_MICRO_BATCHES)
     epochs = training.check_epochs(epochs)
     bar = training._bar(len(learning_rates) * epochs, t("experiments.bar_lr", n=len(learning_rates)),
                         t("experiments.unit_epoch"), verbose)

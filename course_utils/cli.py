@@ -87,8 +87,7 @@ def cmd_train(args):
     ft_lr, tune = _recipe_args(args, settings)
     source = args.data_dir or settings.data_dir or "tfds"
     if source != "tfds":
-        from .data import list_photos
-        from .small_data import check_minimums
+        from .data import check_minimums, list_photos  # neither loads TensorFlow
 
         names, items, _ = list_photos(Path(source))  # a missing or empty folder fails before TensorFlow loads
         counts = [sum(1 for _, c in items if c == i) for i in range(len(names))]

@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .backend import import_tensorflow
-from .config import BATCH_SIZE, SEED, SPLIT_RATIOS, get_settings
+from .config import BATCH_SIZE, OWN_MIN_CLASSES, OWN_MIN_PER_CLASS, SEED, SPLIT_RATIOS, get_settings
 from .errors import CourseError
-from .messages import t
+from .messages import count, t
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 TFDS_NAME = "tf_flowers"
@@ -318,6 +318,32 @@ def list_photos(folder):
             raise CourseError(t("data.empty_class", name=name, path=root / name))
         items += [(p, c) for p in photos]
     return classes, items, skipped
+
+
+def check_minimums(class_names, counts, min_per_class=OWN_MIN_PER_CLASS):
+    """CourseError unless there are >= 2 classes and every class has >= ``min_per_class`` photos.
+
+    ``counts``: photos per class, in ``class_names`` order (or a dict). The message names
+    the short class (the smallest first) and says how many photos it still needs. Here, next
+    to :func:`list_photos`, so that the command line checks a folder before TensorFlow loads
+    (:mod:`course_utils.small_data` uses the same function).
+    """
+    names = list(class_names)
+    values = [counts[c] for c in names] if isinstance(counts, dict) else [int(n) for n in counts]
+    if len(names) < OWN_MIN_CLASSES:
+        raise CourseError(t("own.too_few_classes", n=len(names), minimum=OWN_MIN_CLASSES))
+    short = sorted((n, c) for c, n in zip(names, values) if n < min_per_class)
+    if short:
+        n, name = short[0]
+        others = ", ".join(f"{c!r} ({m})" for m, c in short[1:])
+        raise CourseError(t("own.class_too_small", name=name, n=_photos(n), minimum=min_per_class,
+                            missing=_photos(min_per_class - n),
+                            others=t("own.also_short", names=others) if others else ""))
+    return values
+
+
+def _photos(n):
+    return count(n, "zdjęcie", "zdjęcia", "zdjęć")
 
 
 def _decode_into(x, paths, image_size):

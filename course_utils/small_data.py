@@ -26,14 +26,13 @@ import numpy as np
 
 from . import training
 from .config import (
-    OWN_MIN_CLASSES,
-    OWN_MIN_PER_CLASS,
     SMALL_DATA_FAST_MIN_STEPS,
     SMALL_DATA_FOLDS,
     SMALL_DATA_MIN_STEPS,
     SMALL_DATA_PER_CLASS,
     get_settings,
 )
+from .data import check_minimums  # the folder rules, shared with the command line
 from .errors import CourseError
 from .messages import count, percent, t
 from .metrics import accuracy
@@ -54,26 +53,6 @@ def _epochs(n):
 
 
 # ---------------------------------------------------------------- rules
-
-def check_minimums(class_names, counts, min_per_class=OWN_MIN_PER_CLASS):
-    """CourseError unless there are >= 2 classes and every class has >= ``min_per_class`` photos.
-
-    ``counts``: photos per class, in ``class_names`` order (or a dict). The message names
-    the short class (the smallest first) and says how many photos it still needs.
-    """
-    names = list(class_names)
-    values = [counts[c] for c in names] if isinstance(counts, dict) else [int(n) for n in counts]
-    if len(names) < OWN_MIN_CLASSES:
-        raise CourseError(t("own.too_few_classes", n=len(names), minimum=OWN_MIN_CLASSES))
-    short = sorted((n, c) for c, n in zip(names, values) if n < min_per_class)
-    if short:
-        n, name = short[0]
-        others = ", ".join(f"{c!r} ({m})" for m, c in short[1:])
-        raise CourseError(t("own.class_too_small", name=name, n=_photos(n), minimum=min_per_class,
-                            missing=_photos(min_per_class - n),
-                            others=t("own.also_short", names=others) if others else ""))
-    return values
-
 
 def class_counts(data):
     """Photos per class over all splits of a FlowerData."""

@@ -1,16 +1,16 @@
-"""Fine-tuning the whole MobileNetV2 in micro-batches: peak memory and time, beside whole batches.
+"""Lesson 09's learning-rate sweep in micro-batches: peak memory and time, beside whole batches.
 
-Lesson 09's learning-rate sweep fine-tunes every layer of the base (BatchNorm frozen) on a
-small subset at full settings. Each configuration (``--micro-batches``, default 1 and 4) runs
+The sweep (``experiments.lr_sweep``) fine-tunes every layer of the base (BatchNorm frozen) on a
+small subset at full settings, once per learning rate. Each configuration (``--micro-batches``, default 1 and 4) runs
 in its own fresh Python process (peak memory is per process): the photos at ``--size`` px,
 ``--train``/``--val`` photos per class as the lesson takes them, lesson 05's head trained on
-cached features, then ``fine_tune_cached(..., unfreeze=<all layers>, micro_batches=k)`` for
-``--epochs`` epochs. Reported per configuration: the process's peak RSS before and after the
-fine-tuning (``getrusage``), the fine-tuning's wall seconds, and the final validation loss
-(equal across configurations: the same updates). Prints a table and writes JSON (``--out``).
+cached features, then ``lr_sweep(..., micro_batches=k)`` over ``--lrs`` with ``--epochs`` each
+(the lesson's full-settings plan). Reported per configuration: the process's peak RSS before and
+after the sweep (``getrusage``), the sweep's wall seconds, and each run's last validation loss
+(equal across configurations up to float rounding: the same updates). Prints a table and writes JSON (``--out``).
 Not a test::
 
-    .venv/bin/python benchmarks/bench_micro_batches.py              # ~3 min on 2 cores
+    .venv/bin/python benchmarks/bench_micro_batches.py              # ~5 min on 2 cores
 """
 import argparse
 import json
@@ -33,8 +33,8 @@ def parse_args(argv=None):
     parser.add_argument("--size", type=int, default=config.IMAGE_SIZE)
     parser.add_argument("--train", type=int, default=20, help="training photos per class (lesson 09: 20)")
     parser.add_argument("--val", type=int, default=10, help="validation photos per class (lesson 09: 10)")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per learning rate (lesson 09: 3)")
+    parser.add_argument("--lrs", type=float, nargs="+", default=list(config.SWEEP_LEARNING_RATES))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "micro_batches.json"))
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one configuration
     return parser.parse_args(argv)
@@ -60,12 +60,11 @@ def run_one(args):
     training.train_head_cached(model, data, epochs=2, verbose=0, base=base)
     before = peak_mb()
     start = time.perf_counter()
-    history = training.fine_tune_cached(model, base, data, unfreeze=len(base.layers), learning_rate=args.lr,
-                                        epochs=args.epochs, verbose=0, seed=0, micro_batches=args.one)
+    runs, _ = ex.lr_sweep(model, base, data, args.lrs, epochs=args.epochs, seed=0, micro_batches=args.one)
     seconds = time.perf_counter() - start
     print(json.dumps({"micro_batches": args.one, "train_photos": int(len(data.y_train)),
                       "peak_before_mb": round(before), "peak_after_mb": round(peak_mb()),
-                      "seconds": round(seconds, 1), "val_loss": history.history["val_loss"][-1]}))
+                      "seconds": round(seconds, 1), "val_loss": [r.val_loss[-1] for r in runs]}))
 
 
 def main(argv=None):
@@ -78,12 +77,13 @@ def main(argv=None):
     rows = []
     for k in args.micro_batches:
         cmd = [sys.executable, __file__, "--one", str(k), "--size", str(args.size), "--train", str(args.train),
-               "--val", str(args.val), "--epochs", str(args.epochs), "--lr", str(args.lr)]
+               "--val", str(args.val), "--epochs", str(args.epochs), "--lrs", *map(str, args.lrs)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         r = rows[-1]
         print(f"micro_batches {k}: peak {r['peak_before_mb']} -> {r['peak_after_mb']} MB "
-              f"(+{r['peak_after_mb'] - r['peak_before_mb']}), {r['seconds']} s, val_loss {r['val_loss']:.6f}",
+              f"(+{r['peak_after_mb'] - r['peak_before_mb']}), {r['seconds']} s, last val_loss per lr "
+              f"{', '.join(f'{v:.6f}' for v in r['val_loss'])}",
               flush=True)
     base = rows[0]
     for r in rows[1:]:

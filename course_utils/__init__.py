@@ -6,6 +6,7 @@ Import what a lesson needs from the module itself; this package root stays light
 Set-up and shared pieces
     ``config``         every default and knob (environment variables, fast mode, the offline assets)
     ``backend``        TensorFlow imported once, quietly
+    ``memory``         fewer malloc arenas (set on import): a smaller peak for the kernel
     ``accelerator``    GPU settings: memory growth, mixed precision, a MirroredStrategy (no-op on CPU)
     ``errors``         ``CourseError``, shown in a notebook as one line
     ``messages``       every learner-facing string, in Polish (``t(key, ...)``, ``plural``)
@@ -42,8 +43,10 @@ Showing and interacting
 """
 from .config import get_settings
 from .errors import CourseError, install_notebook_handler
+from .memory import limit_malloc_arenas
 
 __all__ = ["CourseError", "get_settings"]
 __version__ = "0.1.0"
 
 install_notebook_handler()
+limit_malloc_arenas()

@@ -37,6 +37,7 @@ UNFREEZE_LAST = 20  # the source's fine-tuning depth: the last 20 layers of the 
 HEAD_LR = 1e-3  # Adam's default, as in the source's feature extraction
 FINE_TUNE_LR = 1e-5  # the source's fine-tuning learning rate
 CACHE_MB = 1536  # memory for cached activations
+MALLOC_ARENAS = 2  # glibc malloc arenas per process (course_utils.memory; MALLOC_ARENA_MAX overrides)
 FREEZE_LAB_LEARNING_RATES = (1e-3, 1e-4, 1e-5)  # the learning rates FreezeLab offers (lessons 02, 06)
 SWEEP_LEARNING_RATES = (1e-2, 1e-3, 1e-4, 1e-5)  # the learning-rate experiment (experiments)
 SWEEP_MICRO_BATCHES = 4  # it trains the whole base: each batch of 32 in 4 slices of 8 (same updates, less memory:

@@ -90,12 +90,15 @@ class LrRun:
 
 
 @_quiet
-def lr_sweep(model, base, data, learning_rates, epochs, unfreeze=None, seed=None, verbose=0):
+def lr_sweep(model, base, data, learning_rates, epochs, unfreeze=None, seed=None, verbose=0,
+             micro_batches=SWEEP_MICRO_BATCHES):
     """Fine-tune from the same checkpoint with each learning rate; record val curves and Conv1 drift.
 
     ``unfreeze=None`` unfreezes the whole base (BatchNorm stays frozen), so
     ``Conv1`` can move at all. ``verbose`` shows one bar over all runs' epochs. The model's current weights are the
-    checkpoint; they are restored (and the base frozen again) at the end.
+    checkpoint; they are restored (and the base frozen again) at the end. Each batch is fine-tuned
+    in ``micro_batches`` slices (:func:`course_utils.training.fine_tune_cached`: the same updates,
+    less memory).
     """
     from ..model import freeze
 
@@ -105,7 +108,7 @@ def lr_sweep(model, base, data, learning_rates, epochs, unfreeze=None, seed=None
     start_acc = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
     reference = first_conv_kernel(base)
     train_fn = training.make_lab_train_fn(model, base, data, seed=seed, verbose=0,
-                                          micro_batches=SWEEP_MICRO_BATCHES)
+                                          micro_batches=micro_batches)
     epochs = training.check_epochs(epochs)
     bar = training._bar(len(learning_rates) * epochs, t("experiments.bar_lr", n=len(learning_rates)),
                         t("experiments.unit_epoch"), verbose)

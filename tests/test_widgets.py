@@ -22,10 +22,13 @@ def model_and_base():
 
 @pytest.fixture
 def frozen(model_and_base):
-    """The module's model with its base frozen; frozen again after the test, whatever it did."""
-    freeze(model_and_base[1])
+    """The module's model with its base frozen; its weights and frozen base restored after the test."""
+    model, base = model_and_base
+    freeze(base)
+    weights = [w.copy() for w in model.get_weights()]
     yield model_and_base
-    freeze(model_and_base[1])
+    model.set_weights(weights)
+    freeze(base)
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 # JupyterLab refuses to start as root unless told to (containers, cloud machines): only then pass --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Fewer glibc malloc arenas for the kernels JupyterLab starts (config.MALLOC_ARENAS): lesson 09 peaked at
+# 3 578 MB instead of 3 880 MB (benchmarks/bench_lessons.py, 2 Dec 2026). Set it yourself to override.
+ARENAS := $(shell $(PYTHON) -c "from course_utils.config import MALLOC_ARENAS; print(MALLOC_ARENAS)" 2>/dev/null)
+
 lab: install
 	@echo "Starting JupyterLab: open the http://127.0.0.1:8888/lab?token=... address printed below (Ctrl+C stops it)."
-	$(BIN)/jupyter lab notebooks/00_start.ipynb $(ALLOW_ROOT)
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-$(ARENAS)} $(BIN)/jupyter lab notebooks/00_start.ipynb $(ALLOW_ROOT)
 
 # Unit tests, with a private course home (progress, caches, saved models) removed
 # afterwards. Every notebook is executed in fast mode by tests/test_notebooks.py: as

@@ -38,7 +38,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from course_utils.config import offline_assets
+from course_utils.config import MALLOC_ARENAS, offline_assets
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "lessons.json"
@@ -162,8 +162,9 @@ def targets(results, lab, args):
 
 
 def _environment(args, home):
-    """The course's settings for the kernels: offline assets beside the repo, one home."""
-    env = {"COURSE_HOME": str(home), "MPLBACKEND": "Agg", "COURSE_FAST": "1" if args.fast else "0"}
+    """The course's settings for the kernels: offline assets beside the repo, one home, `make lab`'s arenas."""
+    env = {"COURSE_HOME": str(home), "MPLBACKEND": "Agg", "COURSE_FAST": "1" if args.fast else "0",
+           "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX") or str(MALLOC_ARENAS)}  # as `make lab`
     photos, weights = offline_assets(REPO)  # beside the repo
     if photos.is_dir() and not os.environ.get("COURSE_DATA_DIR"):
         env["COURSE_DATA_DIR"] = str(photos)

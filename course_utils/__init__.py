@@ -6,7 +6,7 @@ Import what a lesson needs from the module itself; this package root stays light
 Set-up and shared pieces
     ``config``         every default and knob (environment variables, fast mode, the offline assets)
     ``backend``        TensorFlow imported once, quietly
-    ``memory``         fewer malloc arenas (set on import): a smaller peak for the kernel
+    ``memory``         fewer malloc arenas (set on import, for scripts and the command line)
     ``accelerator``    GPU settings: memory growth, mixed precision, a MirroredStrategy (no-op on CPU)
     ``errors``         ``CourseError``, shown in a notebook as one line
     ``messages``       every learner-facing string, in Polish (``t(key, ...)``, ``plural``)

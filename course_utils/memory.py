@@ -13,9 +13,13 @@ def limit_malloc_arenas(arenas=MALLOC_ARENAS):
     """Cap glibc's malloc arenas at ``arenas`` (Linux only); return whether the cap was set.
 
     glibc gives threads that allocate at the same time arenas of their own (up to 8 per
-    core), and memory freed in one arena is not reused by the others, so a kernel that runs
-    TensorFlow keeps growing. ``MALLOC_ARENA_MAX`` in the environment, when set, wins: then
-    nothing is changed. Elsewhere (macOS, Windows, musl) this does nothing.
+    core), and memory freed in one arena is not reused by the others, so a process that runs
+    TensorFlow keeps growing. glibc fixes its limit when the process first needs a new arena,
+    so this works only before other threads allocate: in scripts and ``python -m course_utils``,
+    which import course_utils first, not in a Jupyter kernel (its threads run before the first
+    cell; ``make lab`` sets ``MALLOC_ARENA_MAX`` for the kernels instead). ``MALLOC_ARENA_MAX``
+    in the environment, when set, wins: then nothing is changed. Elsewhere (macOS, Windows,
+    musl) this does nothing.
     """
     if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
         return False

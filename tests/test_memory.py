@@ -67,3 +67,18 @@ def test_the_call_says_whether_it_set_the_cap(monkeypatch):
     assert limit_malloc_arenas() is False
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     assert limit_malloc_arenas() is True
+
+
+@pytest.mark.parametrize("preset", [None, "5"])
+def test_make_lab_starts_jupyterlab_with_the_arena_cap(preset):
+    """`make lab`'s JupyterLab command runs with MALLOC_ARENA_MAX: the config's value, or the learner's own."""
+    from course_utils.config import MALLOC_ARENAS
+
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    if preset:
+        env["MALLOC_ARENA_MAX"] = preset
+    plan = subprocess.run(["make", "-n", "lab"], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    line = next(ln for ln in plan.stdout.splitlines() if "jupyter lab" in ln)
+    probe = line[:line.index(".venv/bin/jupyter")] + "printenv MALLOC_ARENA_MAX"
+    got = subprocess.run(["sh", "-c", probe], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert got == (preset or str(MALLOC_ARENAS))

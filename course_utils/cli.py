@@ -34,7 +34,7 @@ from pathlib import Path
 
 from . import config
 from .errors import CourseError
-from .messages import t
+from .messages import photos_word, t
 
 
 def sidecar_path(model_path):
@@ -252,7 +252,7 @@ def _train_small(args, data, counts, fe_epochs, ft_epochs, unfreeze, weights, se
     print(estimate.describe(), flush=True)
     start = time.perf_counter()
     history = small_data.train_head(model, data, epochs=fe_epochs, seed=seed)
-    print(t("own.final_done", n=small_data._photos(len(data.y_train)), steps=history.params["total_steps"],
+    print(t("own.final_done", n=photos_word(len(data.y_train)), steps=history.params["total_steps"],
             seconds=f"{time.perf_counter() - start:.1f}".replace(".", ",")), flush=True)
     if args.ft_epochs and unfreeze:
         start = time.perf_counter()

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .backend import import_tensorflow
 from .config import BATCH_SIZE, OWN_MIN_CLASSES, OWN_MIN_PER_CLASS, SEED, SPLIT_RATIOS, get_settings
 from .errors import CourseError
-from .messages import count, t
+from .messages import photos_word, t
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 TFDS_NAME = "tf_flowers"
@@ -336,14 +336,10 @@ def check_minimums(class_names, counts, min_per_class=OWN_MIN_PER_CLASS):
     if short:
         n, name = short[0]
         others = ", ".join(f"{c!r} ({m})" for m, c in short[1:])
-        raise CourseError(t("own.class_too_small", name=name, n=_photos(n), minimum=min_per_class,
-                            missing=_photos(min_per_class - n),
+        raise CourseError(t("own.class_too_small", name=name, n=photos_word(n), minimum=min_per_class,
+                            missing=photos_word(min_per_class - n),
                             others=t("own.also_short", names=others) if others else ""))
     return values
-
-
-def _photos(n):
-    return count(n, "zdjęcie", "zdjęcia", "zdjęć")
 
 
 def _decode_into(x, paths, image_size):

@@ -63,3 +63,8 @@ def plural(n, one, few, many):
 def count(n, one, few, many):
     """``n`` followed by its Polish noun form: ``count(3, "zdjęcie", "zdjęcia", "zdjęć")`` -> '3 zdjęcia'."""
     return f"{n} {plural(n, one, few, many)}"
+
+
+def photos_word(n):
+    """``n`` with the right Polish form of 'zdjęcie': '1 zdjęcie', '3 zdjęcia', '5 zdjęć'."""
+    return count(n, "zdjęcie", "zdjęcia", "zdjęć")

@@ -33,18 +33,13 @@ from .config import (
 )
 from .data import IMAGE_EXTENSIONS, read_photo
 from .errors import CourseError
-from .messages import count, t
+from .messages import photos_word, t
 from .widget_base import Displayed
 
 OWN_FOLDER = "own_photos"
 DEMO_FOLDER = "own_demo"
 _BAD_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
 _FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
-
-
-def photos_word(n):
-    """``n`` with the right Polish form of 'zdjęcie'."""
-    return count(n, "zdjęcie", "zdjęcia", "zdjęć")
 
 
 def check_class_name(name):

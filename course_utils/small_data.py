@@ -34,14 +34,10 @@ from .config import (
 )
 from .data import check_minimums  # the folder rules, shared with the command line
 from .errors import CourseError
-from .messages import count, percent, t
+from .messages import count, percent, photos_word, t
 from .metrics import accuracy
 from .recipe import compile_adam
 from .validate import int_at_least
-
-
-def _photos(n):
-    return count(n, "zdjęcie", "zdjęcia", "zdjęć")
 
 
 def _steps(n):
@@ -110,7 +106,7 @@ def steps_plan(n_photos, batch_size, epochs, min_steps):
 def describe_steps(n_photos, batch_size, plain_epochs, epochs, steps_per_epoch):
     """One Polish line: how few updates plain epochs give, and what the plan trains instead."""
     plain = plain_epochs * math.ceil(n_photos / batch_size)
-    return t("own.steps_line", n=_photos(n_photos), batch=batch_size, plain_epochs=_epochs(plain_epochs),
+    return t("own.steps_line", n=photos_word(n_photos), batch=batch_size, plain_epochs=_epochs(plain_epochs),
              plain=_steps(plain), epochs=_epochs(epochs), per_epoch=_steps(steps_per_epoch),
              total=_steps(epochs * steps_per_epoch))
 
@@ -214,7 +210,7 @@ class KFoldResult:
         correct = int(np.sum(self.predicted == self.labels))
         return t("own.kfold_line", k=self.k, acc=percent(self.accuracy), low=percent(low, 0),
                  high=percent(high, 0), hits=count(correct, "trafienie", "trafienia", "trafień"),
-                 n=_photos(self.n), steps=_steps(self.steps), seconds=f"{self.seconds:.1f}".replace(".", ","))
+                 n=photos_word(self.n), steps=_steps(self.steps), seconds=f"{self.seconds:.1f}".replace(".", ","))
 
 
 def kfold_estimate(model, data, k=None, epochs=None, min_steps=None, learning_rate=None, seed=None):

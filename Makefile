@@ -33,13 +33,17 @@ lab: install
 	@echo "Starting JupyterLab: open the http://127.0.0.1:8888/lab?token=... address printed below (Ctrl+C stops it)."
 	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-$(ARENAS)} $(BIN)/jupyter lab notebooks/00_start.ipynb $(ALLOW_ROOT)
 
+# Test processes (pytest-xdist): each test file is one unit of work; the browser tests and the
+# lessons are one unit, sent first (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 # Unit tests, with a private course home (progress, caches, saved models) removed
 # afterwards. Every notebook is executed in fast mode by tests/test_notebooks.py: as
 # shipped (exercises unsolved) and, for lessons with exercises, in its solved edition.
 test: install
 	@home=$$(mktemp -d); \
 	COURSE_FAST=1 COURSE_HOME=$$home MPLBACKEND=Agg \
-	  $(BIN)/python -m pytest tests -p no:cacheprovider; \
+	  $(BIN)/python -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder; \
 	status=$$?; rm -rf $$home; exit $$status
 
 clean:

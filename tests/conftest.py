@@ -58,7 +58,7 @@ def notebook_runs(request, tmp_path_factory, photos_dir, weights_path):
     """The lessons of the selected test_notebooks cases, executing in the background (tests/notebook_runs.py).
 
     ``{"shipped": Edition, "solved": Edition}`` (only the editions this session tests); the
-    seconds of every lesson are printed when the session ends.
+    seconds of every lesson are printed in the session's summary (``pytest_terminal_summary``).
     """
     from notebook_runs import Edition, Runner, selected_lessons
 
@@ -68,22 +68,36 @@ def notebook_runs(request, tmp_path_factory, photos_dir, weights_path):
     runner = Runner(editions)
     yield editions
     runner.stop()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter and capture:  # shown on success too, not only in captured output
-        with capture.global_and_fixture_disabled():
-            for ed in editions.values():
-                if ed.seconds:
-                    reporter.write_line(ed.timing())
+    lines = [ed.timing() for ed in editions.values() if ed.seconds]
+    _summary_file(tmp_path_factory, "notebooks").write_text("".join(f"{line}\n" for line in lines), "utf-8")
 
 
 def is_browser_test(item):
     return item.path.name.startswith("test_browser")
 
 
+def is_lesson_test(item):
+    return item.path.name == "test_notebooks.py"
+
+
+# Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``) every test file is one unit of
+# work, so a module's fixtures are built once; the browser tests and the lessons are one unit
+# ("lessons"), sent first: one worker runs the browser tests, then starts the lessons'
+# kernels and waits for them, while the other worker runs the unit tests.
+LESSONS_GROUP = "lessons"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """The browser tests first (the others keep their order): they get the CPU to themselves."""
-    items.sort(key=lambda item: not is_browser_test(item))
+    """The browser tests first, then the lessons (the others keep their order); one xdist group per file."""
+    items.sort(key=lambda item: (not is_browser_test(item), not is_lesson_test(item)))
+    for item in items:
+        group = LESSONS_GROUP if is_browser_test(item) or is_lesson_test(item) else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _in_xdist_worker():
+    return "PYTEST_XDIST_WORKER" in os.environ
 
 
 @pytest.fixture(autouse=True)
@@ -91,16 +105,33 @@ def lessons_in_background(request):
     """Start ``notebook_runs`` at the first test after the browser tests, when lessons are to be tested.
 
     The other test files then run while the lessons execute in their own kernels; the browser
-    tests (first in the order) do not share the CPU with the lessons' kernels.
+    tests (first in the order) do not share the CPU with the lessons' kernels. In an xdist
+    worker the lessons start at their own first test instead: only the worker that was sent
+    the lessons' group runs them.
     """
     session = request.session
     if not hasattr(session, "course_lessons_wanted"):
         from notebook_runs import selected_lessons
 
         session.course_lessons_wanted = any(selected_lessons(session.items).values())
-    if (session.course_lessons_wanted and PHOTOS.exists() and WEIGHTS.exists()
-            and not is_browser_test(request.node)):
+    starts_here = is_lesson_test(request.node) if _in_xdist_worker() else not is_browser_test(request.node)
+    if session.course_lessons_wanted and PHOTOS.exists() and WEIGHTS.exists() and starts_here:
         request.getfixturevalue("notebook_runs")
+
+
+def _summary_file(tmp_path_factory, kind):
+    """Where a process leaves lines for the session's summary (the xdist controller collects them)."""
+    return tmp_path_factory.getbasetemp() / f"summary-{kind}-{os.getpid()}.txt"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The lessons' seconds and the browser tests' screenshots, from this process or its xdist workers."""
+    if _in_xdist_worker() or not hasattr(config, "_tmp_path_factory"):
+        return
+    root = config._tmp_path_factory.getbasetemp()
+    for path in sorted([*root.glob("summary-*.txt"), *root.glob("popen-gw*/summary-*.txt")]):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture
@@ -115,7 +146,7 @@ def small_photo_dir(tmp_path, photos_dir):
 
 
 @pytest.fixture(scope="session")
-def browser_lab(request, tmp_path_factory, photos_dir, weights_path):
+def browser_lab(tmp_path_factory, photos_dir, weights_path):
     """One private JupyterLab on a copy of notebooks/ and one headless Chromium for every browser test.
 
     Started once per session (each start costs a server, a browser and their warm-up) and stopped
@@ -129,12 +160,10 @@ def browser_lab(request, tmp_path_factory, photos_dir, weights_path):
         with lab_session(work, env) as session:
             yield session
     finally:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        capture = request.config.pluginmanager.get_plugin("capturemanager")
-        if reporter and capture and (work / "jupyterlab.log").exists():  # shown on success too
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(f"\nbrowser tests: screenshots in {work / 'screenshots'}, "
-                                    f"JupyterLab log {work / 'jupyterlab.log'}")
+        if (work / "jupyterlab.log").exists():  # shown on success too
+            _summary_file(tmp_path_factory, "browser").write_text(
+                f"browser tests: screenshots in {work / 'screenshots'}, "
+                f"JupyterLab log {work / 'jupyterlab.log'}\n", "utf-8")
 
 
 def run_cli(args, env):

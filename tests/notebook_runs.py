@@ -9,7 +9,8 @@ Why in the background: a fast-mode lesson keeps less than one CPU core busy (ker
 imports, building models and tracing are single-threaded), so ``Runner`` executes both
 editions at once (two kernels) in a thread of its own, started by conftest's
 ``notebook_runs`` fixture right after the browser tests (which conftest puts first), while
-the other test files run in the pytest process. test_notebooks.py then waits for each lesson and asserts what it
+the other test files run: in the same pytest process, or under ``make test`` (pytest-xdist)
+in the other worker. test_notebooks.py then waits for each lesson and asserts what it
 produced. The editions' homes are separate, so nothing they write can collide.
 """
 import asyncio

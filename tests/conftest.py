@@ -87,10 +87,23 @@ def is_lesson_test(item):
 LESSONS_GROUP = "lessons"
 
 
+# The slowest test files, slowest first (seconds in one process, 2 Dec 2026): sent first, so
+# that no worker is left with a long file at the end while the other has nothing to do.
+SLOW_FILES = ("test_training.py", "test_accelerator.py", "test_cli_tuned.py", "test_experiments.py",
+              "test_tuning.py", "test_exercises.py", "test_benchmark.py", "test_cli_lesson10.py",
+              "test_augmentation.py", "test_cli.py", "test_bench_small_data.py", "test_widgets.py")
+
+
+def _order(item):
+    name = item.path.name
+    return (not is_browser_test(item), not is_lesson_test(item),
+            SLOW_FILES.index(name) if name in SLOW_FILES else len(SLOW_FILES))
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """The browser tests first, then the lessons (the others keep their order); one xdist group per file."""
-    items.sort(key=lambda item: (not is_browser_test(item), not is_lesson_test(item)))
+    """Browser tests, lessons, then the slowest files (the rest keep their order); one xdist group per file."""
+    items.sort(key=_order)
     for item in items:
         group = LESSONS_GROUP if is_browser_test(item) or is_lesson_test(item) else item.path.name
         item.add_marker(pytest.mark.xdist_group(group))

@@ -77,7 +77,10 @@ class Edition:
                 client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                         resources={"metadata": {"path": str(REPO / "notebooks")}})
                 start = time.perf_counter()
-                await client.async_execute(env=self.env)
+                # the kernel process's own output (not the cells'): a log beside the edition,
+                # instead of the terminal of whichever pytest process started it
+                with open(self.root / f"kernel-{path.stem}.log", "w", encoding="utf-8") as log:
+                    await client.async_execute(env=self.env, stdout=log, stderr=log)
                 self.seconds[path.name] = time.perf_counter() - start
                 self.done[path.name] = nb
             except Exception as exc:  # reported by that lesson's test; the next lessons still run

@@ -87,7 +87,7 @@ def is_lesson_test(item):
 LESSONS_GROUP = "lessons"
 
 
-# The slowest test files, slowest first (seconds in one process, 2 Dec 2026): sent first, so
+# The slowest test files, slowest first (by their time in one process, measured 2 Dec 2026): sent first, so
 # that no worker is left with a long file at the end while the other has nothing to do.
 SLOW_FILES = ("test_training.py", "test_accelerator.py", "test_cli_tuned.py", "test_experiments.py",
               "test_tuning.py", "test_exercises.py", "test_benchmark.py", "test_cli_lesson10.py",

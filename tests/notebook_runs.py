@@ -72,6 +72,7 @@ class Edition:
     async def run_all(self):
         """Every lesson of the edition in order (06 loads 05's saved model, 07 loads 06's)."""
         for path in self.lessons:
+            log_path = self.root / f"kernel-{path.stem}.log"
             try:
                 nb = nbformat.read(self.source(path), as_version=4)
                 client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
@@ -79,11 +80,12 @@ class Edition:
                 start = time.perf_counter()
                 # the kernel process's own output (not the cells'): a log beside the edition,
                 # instead of the terminal of whichever pytest process started it
-                with open(self.root / f"kernel-{path.stem}.log", "w", encoding="utf-8") as log:
+                with open(log_path, "w", encoding="utf-8") as log:
                     await client.async_execute(env=self.env, stdout=log, stderr=log)
                 self.seconds[path.name] = time.perf_counter() - start
                 self.done[path.name] = nb
             except Exception as exc:  # reported by that lesson's test; the next lessons still run
+                exc.add_note(f"the kernel's own output: {log_path}")
                 self.done[path.name] = exc
             finally:
                 self.finished[path.name].set()

@@ -468,8 +468,11 @@ def _distance(a, b):
     return float(np.sqrt(sum(np.sum((x.astype(np.float64) - y) ** 2) for x, y in zip(a, b))))
 
 
-@pytest.mark.parametrize("whole_base", [False, True], ids=["last-20", "whole-base"])
-def test_micro_batches_give_the_updates_of_whole_batches(data, whole_base):
+# SGD's rate per case: the whole base at 0.05 diverged (val_loss 14 then 31, 20% accuracy), and
+# rounding grew with it until the two runs' val_loss parted by 2.5e-4 (a failed run, 2 Dec 2026); at
+# 1e-4 it trains (val_loss 1.04, 1.06) and the runs' val_loss agree to 4e-7, weights to 4e-5 of the move.
+@pytest.mark.parametrize(("whole_base", "lr"), [(False, 0.05), (True, 1e-4)], ids=["last-20", "whole-base"])
+def test_micro_batches_give_the_updates_of_whole_batches(data, whole_base, lr):
     """Fine-tuning with each batch in 4 slices ends with the weights and curves of whole batches.
 
     Plain SGD, compiled by the "learner": its update is the gradient times the rate, so the
@@ -489,7 +492,7 @@ def test_micro_batches_give_the_updates_of_whole_batches(data, whole_base):
     runs = []
     for k in (1, 4):
         model.set_weights(snapshot)
-        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="categorical_crossentropy",
+        model.compile(optimizer=keras.optimizers.SGD(lr), loss="categorical_crossentropy",
                       metrics=["accuracy"])
         history = training.fine_tune_cached(model, base, data, unfreeze=depth, epochs=2, verbose=0,
                                             seed=0, micro_batches=k)
@@ -497,7 +500,7 @@ def test_micro_batches_give_the_updates_of_whole_batches(data, whole_base):
     (h1, w1), (h4, w4) = runs
     moved, apart = _distance(w1, snapshot), _distance(w4, w1)
     assert moved > 1e-3 and apart < 1e-3 * moved, (moved, apart)  # measured: 3e-7 (last 20) and
-    # 1.5e-5 (whole base) of the distance moved; without the short batch's weights 16% and 36%
+    # 4e-5 (whole base) of the distance moved; without the short batch's weights 15% and 5.8%
     np.testing.assert_allclose(h4["val_loss"], h1["val_loss"], rtol=1e-4)
     assert h4["val_accuracy"] == h1["val_accuracy"]
 

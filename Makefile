@@ -37,8 +37,8 @@ lab: install
 # lessons are one unit, sent first (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-# One TensorFlow thread pool thread per op in every test process (the lessons' kernels and the CLI
-# runs inherit it), where two workers and two lesson kernels share the 2 cores.
+# One thread in each of TensorFlow's two thread pools (intra-op, inter-op) in every test process (the
+# lessons' kernels and the CLI runs inherit it), where two workers and two lesson kernels share the 2 cores.
 # make test on one machine (2 Dec 2026): without, 662.3 and 684.7 s (1 222 and 1 268 s CPU); with, 617.5, 574.3 s
 # (1 141, 1 068 s CPU) and, in clean-clone .ci/runs, 644.5 and 689.9 s: wall time is noisy, CPU time fell ~10%.
 TEST_TF_THREADS ?= 1

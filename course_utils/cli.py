@@ -5,7 +5,7 @@
     python -m course_utils train --data-dir DIR --out MODEL.keras [--weights PATH|imagenet]
         [--image-size N] [--per-class N] [--fe-epochs N] [--ft-epochs N] [--unfreeze N]
         [--recipe source|tuned] [--ft-lr LR] [--tune-depths N ...] [--tune-lrs LR ...]
-        [--tune-epochs N] [--tune-patience N] [--augment] [--seed N] [--fast]
+        [--tune-epochs N] [--tune-patience N] [--augment | --no-mirror] [--seed N] [--fast]
     python -m course_utils predict MODEL.keras PHOTO [PHOTO ...]
     python -m course_utils export MODEL.keras --format tflite --out MODEL.tflite
 
@@ -15,8 +15,11 @@ a JSON sidecar (``MODEL.json``: class names, image size, accuracy).
 ``--recipe source`` (the default) fine-tunes as the lessons do (the last ``--unfreeze``
 layers at ``--ft-lr``, default the source's 1e-5); ``--recipe tuned`` runs
 :func:`course_utils.tuning.search_fine_tuning` (depth x learning rate chosen on the
-validation split, defaults from config's ``TUNE_*``), prints what it chose and why, and
-saves the search in the sidecar (``tuning``); the test split is evaluated once, at the end.
+validation split, defaults from config's ``TUNE_*``), prints what it chose and why, trains
+the choice again on the training photos plus their mirror images (``TUNE_MIRROR``;
+``--no-mirror`` keeps the search's run, ``--augment`` trains it with lesson 05's augmentation
+instead) and saves the search in the sidecar (``tuning``); the test split is evaluated once,
+at the end.
 ``predict`` prints one JSON object per photo per line; a photo that cannot be
 read gets ``{"path": ..., "error": ...}`` and the exit code is 1 at the end.
 ``train`` needs at least 2 classes and 5 photos per class; when the smallest class has
@@ -165,8 +168,9 @@ def _recipe_args(args, settings):
         for name in ("tune_depths", "tune_lrs", "tune_epochs", "tune_patience"):
             if getattr(args, name) is not None:
                 raise CourseError(t("cli.tune_needs_tuned", option="--" + name.replace("_", "-")))
-        if args.augment:
-            raise CourseError(t("cli.tune_needs_tuned", option="--augment"))
+        for flag in ("augment", "no_mirror"):
+            if getattr(args, flag):
+                raise CourseError(t("cli.tune_needs_tuned", option="--" + flag.replace("_", "-")))
     elif args.ft_lr is not None:
         raise CourseError(t("cli.ft_lr_tuned"))
     ft_lr = settings.fine_tune_lr if args.ft_lr is None else _lr_value(args.ft_lr, "--ft-lr")
@@ -179,7 +183,10 @@ def _recipe_args(args, settings):
         rates = tuple(_lr_value(text, "--tune-lrs") for text in args.tune_lrs)
     max_epochs = config.TUNE_FAST_MAX_EPOCHS if fast else config.TUNE_MAX_EPOCHS
     patience = config.TUNE_FAST_PATIENCE if fast else config.TUNE_PATIENCE
+    if args.augment and args.no_mirror:
+        raise CourseError(t("cli.augment_no_mirror"))
     tune = {"depths": depths, "learning_rates": rates, "augment": args.augment,
+            "mirror": config.TUNE_MIRROR and not args.augment and not args.no_mirror,
             "max_epochs": max_epochs if args.tune_epochs is None else _int_value(args.tune_epochs,
                                                                                  "--tune-epochs", 1),
             "patience": patience if args.tune_patience is None else _int_value(args.tune_patience,
@@ -218,16 +225,17 @@ def _check_tuned_not_small(args, counts):
 
 
 def _train_tuned(model, base, data, tune, seed, meta):
-    """``--recipe tuned``: the validation search; the model keeps the chosen run (or its augmented run)."""
+    """``--recipe tuned``: the validation search, then the choice's mirrored or augmented run (or none)."""
     from .tuning import lr_text, search_fine_tuning
 
     print(t("cli.tuned_start"), flush=True)
     result = search_fine_tuning(model, base, data, tune["depths"], tune["learning_rates"], seed=seed,
                                 verbose=1, max_epochs=tune["max_epochs"], patience=tune["patience"],
-                                augment=tune["augment"])
+                                augment=tune["augment"], mirror=tune["mirror"])
     depth, lr = result.best
-    meta.update(unfreeze=depth, ft_learning_rate=lr, ft_epochs=int(result.best_epoch[result.best_index]),
-                tuning=result.to_dict())
+    epochs = result.final["best_epoch"] if result.final else int(result.best_epoch[result.best_index])
+    meta.update(unfreeze=depth, ft_learning_rate=lr, ft_epochs=int(epochs), tuning=result.to_dict(),
+                final_run="mirrored" if tune["mirror"] else "augmented" if tune["augment"] else "search")
     print(t("cli.tuned_done", depth=depth, lr=lr_text(lr), seconds=result.search_seconds), flush=True)
     return result
 
@@ -388,6 +396,9 @@ def build_parser():
                        f"(domyślnie {config.TUNE_PATIENCE})")
     train.add_argument("--augment", action="store_true",
                        help="tuned: wybraną konfigurację wytrenuj jeszcze raz z augmentacją (wolniej)")
+    train.add_argument("--no-mirror", action="store_true",
+                       help="tuned: bez ponownego treningu wybranej konfiguracji na zdjęciach i ich lustrzanych "
+                            "odbiciach (zostają wagi z przeszukiwania)")
     train.add_argument("--seed", type=int)
     train.add_argument("--fast", action="store_true",
                        help=f"tryb szybki: {config.FAST_PER_CLASS} zdjęć na klasę, {config.FAST_IMAGE_SIZE} px, "

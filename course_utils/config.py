@@ -71,6 +71,9 @@ TUNE_FAST_DEPTHS = (20, 56)  # fast mode: a 2 x 2 grid
 TUNE_FAST_LEARNING_RATES = (1e-5, 1e-4)
 TUNE_PRUNE_AFTER = 2  # from this epoch on, a run far behind the best run so far stops ...
 TUNE_PRUNE_MARGIN = 0.03  # ... when its best validation accuracy is more than this share below it
+TUNE_MIRROR_EPOCHS, TUNE_FAST_MIRROR_EPOCHS = 10, 2  # the chosen configuration trained again on the training
+# photos plus their mirror images (cached), the best validation epoch kept (tuning.train_mirrored)
+TUNE_MIRROR = True  # python -m course_utils train --recipe tuned: that mirrored final run (--no-mirror: off)
 AUGMENT_FLIP, AUGMENT_ROTATION, AUGMENT_ZOOM = "horizontal", 0.1, 0.1  # lesson 05's augmentation layers
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,18 @@ class FlowerData:
 
             self._activations = ActivationCache()
         return self._activations
+
+    def with_mirrored_training(self):
+        """A copy whose training split also holds every training photo mirrored left to right.
+
+        Validation and test stay the same arrays, and the copy shares this object's activation
+        cache, so their cached activations are reused; only the training photos run again.
+        """
+        mirrored = replace(self, x_train=np.concatenate([self.x_train, self.x_train[:, :, ::-1]]),
+                           y_train=np.concatenate([self.y_train, self.y_train]),
+                           names_train=[*self.names_train, *(f"{n} (mirrored)" for n in self.names_train)])
+        mirrored._activations = self.activation_cache()
+        return mirrored
 
     @property
     def num_classes(self):

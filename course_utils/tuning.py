@@ -5,7 +5,7 @@
     from course_utils.tuning import search_fine_tuning
     result = search_fine_tuning(model, base_model, data, depths=None, learning_rates=None,
                                 seed=None, verbose=1, *, max_epochs=None, patience=None,
-                                prune_after=None, prune_margin=None, augment=False)
+                                prune_after=None, prune_margin=None, augment=False, mirror=False)
 
 The first seven arguments are the contract with lesson 06 (``tuning_plots`` draws ``result``);
 the keyword-only ones default to ``config.py`` (``TUNE_MAX_EPOCHS``, ``TUNE_PATIENCE``,
@@ -44,6 +44,16 @@ chosen configuration is trained again with lesson 05's augmentation (``RandomFli
 run cannot use the cache and goes through the whole network (``fine_tune_cached`` falls back to
 ``model.fit``); the search itself stays on the cache. The model then holds the augmented run's
 best weights (early stopping on validation as above), described in ``result.final``.
+
+``mirror=True`` instead trains the chosen configuration again, from the same starting weights,
+on the training photos **plus their mirror images** (left to right,
+:meth:`course_utils.data.FlowerData.with_mirrored_training`) for ``TUNE_MIRROR_EPOCHS`` epochs,
+keeping the epoch with the best validation accuracy (:func:`train_mirrored`). A flower seen in
+a mirror is still the same flower, and the mirrored photos are fixed, so their activations are
+computed once, like the others': this augmentation stays on the cache (one more forward pass
+over the training photos, then twice as many photos per epoch). ``python -m course_utils train
+--recipe tuned`` does this by default (``TUNE_MIRROR``); ``benchmarks/bench_tuned.py`` measures
+it with and without on the same split seeds.
 
 ``result`` is a :class:`SearchResult`: ``depths``, ``learning_rates``, ``val_accuracy``,
 ``best_epoch``, ``seconds``, ``epochs_run``, ``stopped`` (arrays of shape
@@ -88,7 +98,7 @@ class SearchResult:
     search_seconds: float = 0.0  # the whole search, the one forward pass included
     forward_seconds: float = 0.0  # the forward pass that cached every depth's activations
     histories: dict = field(default_factory=dict)  # (depth, lr) -> {"val_accuracy": [...], ...}
-    final: dict | None = None  # augment=True: the augmented run of the chosen configuration
+    final: dict | None = None  # augment=True / mirror=True: the chosen configuration's final run
 
     @property
     def best_index(self):
@@ -137,7 +147,12 @@ class SearchResult:
                            step=_points(round(1 / self.n_val, 4))))
         lines.append(t("tuning.describe_time" if self.forward_seconds else "tuning.describe_time_cached",
                        seconds=_seconds(self.search_seconds), forward=_seconds(self.forward_seconds)))
-        if self.final is not None:
+        if self.final is not None and self.final.get("mirrored"):
+            f = self.final
+            lines.append(t("tuning.describe_mirrored", acc=percent(f["val_accuracy"]),
+                           epoch=f["best_epoch"], epochs=f["epochs_run"], n=f["n_train"],
+                           seconds=_seconds(f["seconds"]), search=percent(acc)))
+        elif self.final is not None:
             f = self.final
             lines.append(t("tuning.describe_augmented", acc=percent(f["val_accuracy"]),
                            epoch=f["best_epoch"], epochs=f["epochs_run"],
@@ -306,11 +321,11 @@ def _one_run(model, base, data, depth, lr, max_epochs, patience, seed, callbacks
 
 def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None, seed=None,
                        verbose=1, *, max_epochs=None, patience=None, prune_after=None,
-                       prune_margin=None, augment=False):
+                       prune_margin=None, augment=False, mirror=False):
     """Search unfreeze depth x learning rate on validation; leave ``model`` with the chosen run.
 
     See the module docstring for what every run does, the early stop of runs far behind,
-    the tie rule and ``augment``. Defaults come from ``config.py`` (``TUNE_*``, fast-mode
+    the tie rule, ``augment`` and ``mirror``. Defaults come from ``config.py`` (``TUNE_*``, fast-mode
     variants). Returns a :class:`SearchResult`.
     """
     from .model import unfreeze_last
@@ -332,6 +347,8 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
     if not is_int(seed):
         raise CourseError(t("tuning.bad_seed", value=seed))
     seed = int(seed)
+    if augment and mirror:
+        raise CourseError(t("tuning.augment_and_mirror"))
 
     start = time.perf_counter()
     snapshot = [np.array(w, copy=True) for w in model.get_weights()]
@@ -376,6 +393,9 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
     if augment:
         model.set_weights(snapshot)
         final = train_augmented(model, base_model, data, *chosen, max_epochs, patience, seed)
+    elif mirror:
+        model.set_weights(snapshot)
+        final = train_mirrored(model, base_model, data, *chosen, None, seed)
     else:
         model.set_weights(chosen_weights)
     unfreeze_last(base_model, chosen[0])
@@ -410,4 +430,33 @@ def train_augmented(model, base_model, data, depth, learning_rate, max_epochs, p
     return {"augmented": True, "depth": int(depth), "learning_rate": float(learning_rate),
             "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
             "seconds": time.perf_counter() - start,
+            "history": {key: [float(v) for v in values] for key, values in history.history.items()}}
+
+
+def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None):
+    """Fine-tune ``model`` (from its current weights) at one configuration on the training photos
+    plus their mirror images, on the cache; the model keeps the best validation epoch's weights.
+
+    ``epochs`` defaults to config's ``TUNE_MIRROR_EPOCHS`` (fast mode: ``TUNE_FAST_MIRROR_EPOCHS``);
+    every epoch runs, and ``EarlyStopping(restore_best_weights=True)`` with that patience puts
+    back the best one. Returns a dict: ``mirrored``, ``val_accuracy``, ``best_epoch``,
+    ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``, ``history``.
+    """
+    from .training import fine_tune_cached
+
+    fast = get_settings().fast
+    epochs = _int_setting(epochs, config.TUNE_FAST_MIRROR_EPOCHS if fast else config.TUNE_MIRROR_EPOCHS,
+                          "tuning.bad_epochs")
+    seed = data.seed if seed is None else int(seed)
+    start = time.perf_counter()
+    mirrored = data.with_mirrored_training()
+    keras.utils.set_random_seed(seed)
+    history = fine_tune_cached(model, base_model, mirrored, unfreeze=depth, learning_rate=learning_rate,
+                               epochs=epochs, verbose=0, seed=seed, use_compiled=False,
+                               callbacks=[_early_stopping(epochs)])
+    accs = [float(a) for a in history.history.get("val_accuracy", [])]
+    k = int(np.argmax(accs))
+    return {"mirrored": True, "depth": int(depth), "learning_rate": float(learning_rate),
+            "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
+            "n_train": int(len(mirrored.y_train)), "seconds": time.perf_counter() - start,
             "history": {key: [float(v) for v in values] for key, values in history.history.items()}}

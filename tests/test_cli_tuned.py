@@ -58,14 +58,23 @@ def test_tuned_chooses_the_best_validation_accuracy(tuned):
     assert "Traceback" not in result.stderr
 
 
-def test_tuned_model_is_the_chosen_run(tuned):
-    """The saved model reaches the chosen run's validation accuracy; its test accuracy is the one printed."""
+def test_tuned_model_is_the_mirrored_run_of_the_choice(tuned):
+    """By default the choice is trained again on the photos and their mirror images: the saved model
+    reaches that run's best validation accuracy; its test accuracy is the one printed."""
     out, result, meta = tuned
     model, _ = load_trained(out)
     data = load_flowers(PHOTOS, image_size=int(SIZE), per_class=int(PER_CLASS), seed=int(SEED))
+    final = meta["tuning"]["final"]
+    assert final["mirrored"] and meta["final_run"] == "mirrored"
+    assert (final["depth"], final["learning_rate"]) == (meta["unfreeze"], meta["ft_learning_rate"])
+    assert final["n_train"] == 2 * len(data.y_train) and meta["ft_epochs"] == final["best_epoch"]
+    assert final["val_accuracy"] == max(final["history"]["val_accuracy"])
     val = training.evaluate_cached(model, data, "val")
     test = training.evaluate_cached(model, data, "test")
-    assert val["accuracy"] == pytest.approx(meta["tuning"]["best_val_accuracy"], abs=1e-6)
+    assert val["accuracy"] == pytest.approx(final["val_accuracy"], abs=1e-6)
+    assert t("tuning.describe_mirrored", acc=percent(final["val_accuracy"]), epoch=final["best_epoch"],
+             epochs=final["epochs_run"], n=final["n_train"], seconds=f"{final['seconds']:.0f}",
+             search=percent(meta["tuning"]["best_val_accuracy"])) in result.stdout
     assert test["accuracy"] == pytest.approx(meta["test_accuracy"], abs=1e-6)
     assert t("cli.test_accuracy", acc=f"{100 * test['accuracy']:.1f}%", n=test["n"]) in result.stdout
 
@@ -104,6 +113,8 @@ def test_ft_lr_reaches_the_optimizer(env, tmp_path):
      {"option": "--tune-epochs", "value": "0", "minimum": 1}),
     (["--tune-depths", "20"], "cli.tune_needs_tuned", {"option": "--tune-depths"}),
     (["--augment"], "cli.tune_needs_tuned", {"option": "--augment"}),
+    (["--no-mirror"], "cli.tune_needs_tuned", {"option": "--no-mirror"}),
+    (["--recipe", "tuned", "--augment", "--no-mirror"], "cli.augment_no_mirror", {}),
     (["--recipe", "tuned", "--fe-epochs", "0"], "tuning.untrained_head", {}),
     (["--recipe", "tuned", "--per-class", "8"], "cli.tuned_small", {"n": 8, "threshold": 50}),
 ])
@@ -123,3 +134,16 @@ def test_out_of_range_depth_is_the_engine_message(env, tmp_path):
     assert result.stderr.strip().splitlines()[-1] == "❌ " + t("tuning.bad_depth", value=500, max=154)
     assert "Traceback" not in result.stderr
 
+
+
+@pytest.mark.parametrize("flags, mirror, augment", [
+    ([], True, False), (["--no-mirror"], False, False), (["--augment"], False, True)])
+def test_final_run_options(flags, mirror, augment):
+    """What --recipe tuned trains after the search: the mirrored run (default), none, or the augmented one."""
+    from course_utils import cli
+    from course_utils.config import get_settings
+
+    args = cli.build_parser().parse_args(["train", "--data-dir", "d", "--out", "m.keras",
+                                          "--recipe", "tuned", *flags])
+    _, tune = cli._recipe_args(args, get_settings())
+    assert (tune["mirror"], tune["augment"]) == (mirror, augment)

@@ -135,6 +135,41 @@ def test_augmented_final_run(trained, data):
     assert "augmentacją" in result.describe()
 
 
+def test_mirrored_training_photos(data):
+    mirrored = data.with_mirrored_training()
+    n = len(data.y_train)
+    assert mirrored.x_train.shape == (2 * n, *data.x_train.shape[1:])
+    assert np.array_equal(mirrored.x_train[:n], data.x_train)
+    assert np.array_equal(mirrored.x_train[n:], np.flip(data.x_train, axis=2))  # left to right
+    assert not np.array_equal(mirrored.x_train[n:], data.x_train)
+    assert np.array_equal(mirrored.y_train, np.concatenate([data.y_train, data.y_train]))
+    assert len(mirrored.names_train) == 2 * n and mirrored.names_train[:n] == data.names_train
+    assert mirrored.x_val is data.x_val and mirrored.x_test is data.x_test  # the same photos, the cache reused
+    assert mirrored.activation_cache() is data.activation_cache()
+
+
+def test_mirrored_final_run(trained, data):
+    """mirror=True: the choice trained again from the start weights on photos + mirror images, the
+    best validation epoch kept; the same run as fine_tune_cached on an independently mirrored copy."""
+    model, base, start = trained
+    model.set_weights(start)
+    result = search_fine_tuning(model, base, data, (20,), (1e-4,), seed=SEED, verbose=0,
+                                max_epochs=1, patience=1, mirror=True)
+    final = result.final
+    assert final["mirrored"] and (final["depth"], final["learning_rate"]) == (20, 1e-4)
+    assert final["n_train"] == 2 * len(data.y_train) and final["epochs_run"] == 2  # TUNE_FAST_MIRROR_EPOCHS
+    val = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
+    assert val == pytest.approx(final["val_accuracy"], abs=1e-6) == max(final["history"]["val_accuracy"])
+    flipped = dataclasses.replace(data, x_train=np.concatenate([data.x_train, np.flip(data.x_train, axis=2)]),
+                                  y_train=np.tile(data.y_train, 2), names_train=data.names_train * 2)
+    curve = independent_run(model, base, flipped, start, 20, 1e-4, 2)
+    assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
+    assert "lustrzanych odbiciach" in result.describe()
+    with pytest.raises(CourseError) as err:
+        search_fine_tuning(model, base, data, (20,), (1e-4,), verbose=0, augment=True, mirror=True)
+    assert str(err.value) == t("tuning.augment_and_mirror")
+
+
 @pytest.mark.parametrize("depths, rates, key, fields", [
     ((0,), (1e-4,), "tuning.bad_depth", {"value": 0, "max": 154}),
     ((155,), (1e-4,), "tuning.bad_depth", {"value": 155, "max": 154}),
@@ -199,7 +234,7 @@ def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
     results = bench_tuned.main(["--data-dir", str(photos_dir), "--weights", str(weights_path),
                                 "--seeds", "5", "--per-class", "8", "--image-size", "96",
                                 "--fe-epochs", "1", "--ft-epochs", "1", "--depths", "20",
-                                "--lrs", "1e-4", "--max-epochs", "1", "--augment-epochs", "1",
+                                "--lrs", "1e-4", "--max-epochs", "1", "--augment-epochs", "1", "--mirror-epochs", "2",
                                 "--verbose", "0", "--out", str(out)])
     assert json.loads(out.read_text()) == json.loads(json.dumps(results))
     (row,) = results["runs"]
@@ -214,5 +249,10 @@ def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
     assert row["tuned"]["val"] == search["best_val_accuracy"] == search["val_accuracy"][0][0]
     assert row["source"]["depth"] == 20 and row["source"]["learning_rate"] == 1e-5
     assert row["tuned"]["pipeline_seconds"] >= row["tuned"]["search_seconds"] > 0
+    mirrored = row["mirrored"]
+    assert (mirrored["depth"], mirrored["learning_rate"], mirrored["epochs_run"]) == (20, 1e-4, 2)
+    assert mirrored["n_train"] == 2 * row["n_train"]
+    assert mirrored["pipeline_seconds"] == pytest.approx(
+        row["fe_seconds"] + row["tuned"]["search_seconds"] + mirrored["seconds"])
     table = bench_tuned.table(results["runs"], results["summary"])
     assert f"| 5 | {bench_tuned._cell(row['source'])} | {bench_tuned._cell(row['tuned'])} |" in table

@@ -18,6 +18,10 @@ weights:
   weights with lesson 05's augmentation (:func:`course_utils.tuning.train_augmented`, the full
   forward pass every epoch; ``--augment-epochs`` at most, the same patience).
 
+Each recipe's entry also holds ``val_flip_averaged`` and ``test_flip_averaged``: the accuracy when
+a photo's class probabilities are averaged with those of its mirror image (:func:`flip_averaged_accuracy`),
+measured, not used by any recipe.
+
 It prints a table (test accuracy per seed with its 95% Wilson interval, the chosen configuration,
 the search's wall seconds and the mirrored pipeline's: forward pass, feature extraction, search and
 mirrored run), the mean / min / max per recipe and the load
@@ -69,6 +73,25 @@ def summarize(rows, recipe):
     return {"mean": float(np.mean(tests)), "min": min(tests), "max": max(tests), "seeds": len(tests)}
 
 
+def flip_averaged_probs(model, base, data, split):
+    """Class probabilities of one split, each photo's averaged with its mirror image's (left to right)."""
+    from dataclasses import replace
+
+    from course_utils import training
+
+    photos = data.split(split)[0]
+    mirrored = replace(data, **{f"x_{split}": photos[:, :, ::-1]})  # its own activation cache
+    return (training.predict_cached(model, data, split, base=base)
+            + training.predict_cached(model, mirrored, split, base=base)) / 2
+
+
+def flip_averaged_accuracy(model, base, data, split):
+    """Accuracy on one split of :func:`flip_averaged_probs`."""
+    from course_utils.metrics import accuracy
+
+    return accuracy(flip_averaged_probs(model, base, data, split), data.split(split)[1])
+
+
 def run_seed(seed, args):
     """One split seed: feature extraction, then the source recipe, the tuned search, the augmented run."""
     import keras
@@ -80,6 +103,11 @@ def run_seed(seed, args):
 
     def test_accuracy(model, base):
         return training.evaluate_cached(model, data, "test", base=base)["accuracy"]
+
+    def with_flips(model, base):
+        """Validation and test accuracy of the probabilities averaged over each photo and its mirror image."""
+        return {f"{split}_flip_averaged": flip_averaged_accuracy(model, base, data, split)
+                for split in ("val", "test")}
 
     start = time.perf_counter()
     data = load_flowers(args.data_dir, image_size=args.image_size, per_class=args.per_class or None,
@@ -104,7 +132,7 @@ def run_seed(seed, args):
     result = search_fine_tuning(model, base, data, tuple(args.depths), tuple(args.lrs), seed=seed,
                                 verbose=args.verbose, max_epochs=args.max_epochs, patience=args.patience)
     search_seconds = time.perf_counter() - search_start
-    row["tuned"] = {**scored(test_accuracy(model, base), n), "depth": result.best[0],
+    row["tuned"] = {**scored(test_accuracy(model, base), n), **with_flips(model, base), "depth": result.best[0],
                     "learning_rate": result.best[1],
                     "best_epoch": int(result.best_epoch[result.best_index]),
                     "val": result.best_val_accuracy, "search_seconds": search_seconds,
@@ -115,10 +143,11 @@ def run_seed(seed, args):
 
     model.set_weights(head)
     final = train_mirrored(model, base, data, *result.best, args.mirror_epochs, seed)
-    row["mirrored"] = {**scored(test_accuracy(model, base), n), "depth": result.best[0],
+    row["mirrored"] = {**scored(test_accuracy(model, base), n), **with_flips(model, base), "depth": result.best[0],
                        "learning_rate": result.best[1], "best_epoch": final["best_epoch"],
                        "epochs_run": final["epochs_run"], "val": final["val_accuracy"],
                        "n_train": final["n_train"], "seconds": final["seconds"],
+                       "val_history": final["history"]["val_accuracy"],
                        # what --recipe tuned makes a learner wait for, after the photos are loaded
                        "pipeline_seconds": fe_seconds + search_seconds + final["seconds"]}
 
@@ -128,7 +157,7 @@ def run_seed(seed, args):
     history = training.fine_tune_cached(model, base, data, unfreeze=args.unfreeze,
                                         learning_rate=args.source_lr, epochs=args.ft_epochs,
                                         verbose=0, seed=seed, use_compiled=False)
-    row["source"] = {**scored(test_accuracy(model, base), n), "depth": args.unfreeze,
+    row["source"] = {**scored(test_accuracy(model, base), n), **with_flips(model, base), "depth": args.unfreeze,
                      "learning_rate": args.source_lr, "epochs": args.ft_epochs,
                      "val": float(history.history["val_accuracy"][-1]),
                      "seconds": time.perf_counter() - source_start}

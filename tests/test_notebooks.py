@@ -135,6 +135,14 @@ def check_lesson(lesson, text, outputs, edition, ed):
         # the search section: the chosen depth keeps every BatchNormalization frozen, the test split is read once
         assert re.search(r"w tym BatchNormalization: [1-9]\d*, trenowalnych z nich: 0\n", text), text
         assert len(percents(r"Test \(\d+ zdję\w+\): wybrany na walidacji ([\d,]+)%", text)) == 1, text
+        # the mirrored copy: training photos doubled, validation and test unchanged, photo n is photo 0 mirrored
+        counts = re.search(r"Zdjęcia treningowe: (\d+) → (\d+); walidacyjne: (\d+) → (\d+), testowe: (\d+) → (\d+)\n",
+                           text)
+        assert counts, text
+        n_train, n_mirrored, n_val, n_val_after, n_test, n_test_after = map(int, counts.groups())
+        assert (n_mirrored, n_val_after, n_test_after) == (2 * n_train, n_val, n_test), counts.group(0)
+        assert f"Zdjęcie nr {n_train} to zdjęcie nr 0 odbite w poziomie: True\n" in text, text
+        assert "Odbicia mają etykiety oryginałów: True\n" in text, text
     if lesson == "07":
         inside = percents(r"Model z preprocessingiem w środku, surowe zdjęcia: dokładność ([\d.,]+)%", text)
         outside = percents(r"Model bez niego, zdjęcia po preprocess_input: +dokładność ([\d.,]+)%", text)

@@ -256,3 +256,28 @@ def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
         row["fe_seconds"] + row["tuned"]["search_seconds"] + mirrored["seconds"])
     table = bench_tuned.table(results["runs"], results["summary"])
     assert f"| 5 | {bench_tuned._cell(row['source'])} | {bench_tuned._cell(row['tuned'])} |" in table
+
+
+def test_benchmark_flip_averaged_accuracy_matches_model_predict(trained, data):
+    """bench_tuned's flip-averaged probabilities and accuracy: ``model.predict`` of each photo and of its
+    mirror image, averaged (a planted vertical flip fails the probabilities)."""
+    import sys
+
+    from conftest import REPO
+
+    from course_utils.data import preprocess
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_tuned
+
+    model, base, start = trained
+    model.set_weights(start)
+    for split in ("val", "test"):
+        photos, labels, _ = data.split(split)
+        plain = model.predict(preprocess(photos), verbose=0)
+        mirrored = model.predict(preprocess(photos[:, :, ::-1]), verbose=0)
+        assert not np.allclose(plain, mirrored, atol=1e-3)  # the mirror image is another input
+        averaged = (plain + mirrored) / 2
+        assert bench_tuned.flip_averaged_probs(model, base, data, split) == pytest.approx(averaged, abs=1e-5)
+        expected = float(np.mean(averaged.argmax(axis=1) == np.asarray(labels)))
+        assert bench_tuned.flip_averaged_accuracy(model, base, data, split) == pytest.approx(expected)

@@ -218,18 +218,25 @@ def test_bad_settings_and_models(trained, data, weights_path):
     assert str(err.value) == t("model.not_a_model", kind="str")
 
 
-def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
-    """benchmarks/bench_tuned.py in-process: every recipe per seed, its interval, the summary, the JSON."""
-    import json
+def _bench_tuned():
+    """benchmarks/bench_tuned.py as a module."""
     import sys
 
     from conftest import REPO
 
-    from course_utils.experiments import accuracy_interval
-
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench_tuned
 
+    return bench_tuned
+
+
+def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
+    """benchmarks/bench_tuned.py in-process: every recipe per seed, its interval, the summary, the JSON."""
+    import json
+
+    from course_utils.experiments import accuracy_interval
+
+    bench_tuned = _bench_tuned()
     out = tmp_path / "tuned.json"
     results = bench_tuned.main(["--data-dir", str(photos_dir), "--weights", str(weights_path),
                                 "--seeds", "5", "--per-class", "8", "--image-size", "96",
@@ -261,15 +268,9 @@ def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
 def test_benchmark_flip_averaged_accuracy_matches_model_predict(trained, data):
     """bench_tuned's flip-averaged probabilities and accuracy: ``model.predict`` of each photo and of its
     mirror image, averaged (a planted vertical flip fails the probabilities)."""
-    import sys
-
-    from conftest import REPO
-
     from course_utils.data import preprocess
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import bench_tuned
-
+    bench_tuned = _bench_tuned()
     model, base, start = trained
     model.set_weights(start)
     for split in ("val", "test"):

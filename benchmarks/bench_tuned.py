@@ -211,8 +211,8 @@ def main(argv=None):
     parser.add_argument("--ft-epochs", type=int, default=config.FT_EPOCHS, help="the source recipe's epochs")
     parser.add_argument("--unfreeze", type=int, default=config.UNFREEZE_LAST, help="the source recipe's depth")
     parser.add_argument("--source-lr", type=float, default=config.FINE_TUNE_LR)
-    parser.add_argument("--depths", type=int, nargs="+", default=list(config.TUNE_DEPTHS))
-    parser.add_argument("--lrs", type=float, nargs="+", default=list(config.TUNE_LEARNING_RATES))
+    parser.add_argument("--depths", type=int, nargs="+", default=list(config.TUNE_RECIPE_DEPTHS))
+    parser.add_argument("--lrs", type=float, nargs="+", default=list(config.TUNE_RECIPE_LEARNING_RATES))
     parser.add_argument("--max-epochs", type=int, default=config.TUNE_MAX_EPOCHS)
     parser.add_argument("--patience", type=int, default=config.TUNE_PATIENCE)
     parser.add_argument("--augment-seeds", type=int, nargs="*", default=None,

@@ -5,7 +5,7 @@ Import what a lesson needs from the module itself; this package root stays light
 
 Set-up and shared pieces
     ``config``         every default and knob (environment variables, fast mode, the offline assets)
-    ``backend``        TensorFlow imported once, quietly
+    ``backend``        TensorFlow imported once, quietly; its oneDNN CPU kernels asked for on x86-64
     ``memory``         fewer malloc arenas (set on import, for scripts and the command line)
     ``accelerator``    GPU settings: memory growth, mixed precision, a MirroredStrategy (no-op on CPU)
     ``errors``         ``CourseError``, shown in a notebook as one line
@@ -41,6 +41,7 @@ Showing and interacting
     ``solutions``      the teacher's solved edition of the lessons
     ``cli``            ``python -m course_utils train [--recipe source|tuned] | predict | export | solutions``
 """
+from .backend import enable_onednn
 from .config import get_settings
 from .errors import CourseError, install_notebook_handler
 from .memory import limit_malloc_arenas
@@ -50,3 +51,4 @@ __version__ = "0.1.0"
 
 install_notebook_handler()
 limit_malloc_arenas()
+enable_onednn()

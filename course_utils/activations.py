@@ -246,9 +246,21 @@ def _tensor_key(model, tensor, fingerprints):
     return (tuple(model.input_shape[1:]), model.layers[upto].name, position, fingerprints[upto])
 
 
-def _split_key(data, split):
-    x = data.split(split)[0]
+def _split_key(data, split, photos=None):
+    x = data.split(split)[0] if photos is None else photos
     return (split, id(x), x.shape)
+
+
+def _cached_prefix(data, split, items):
+    """``(arrays, n)``: the cached activations of the first ``n`` photos of ``split`` for every
+    item, when those photos are another array already cached (``data.prefix_of``); else ``(None, 0)``."""
+    prefix = data.prefix_of(split)
+    if prefix is None:
+        return None, 0
+    arrays = [activation_cache(data).get((key[0], _split_key(data, split, prefix))) for _, key in items]
+    if any(a is None for a in arrays):
+        return None, 0
+    return arrays, len(prefix)
 
 
 def _bytes_per_photo(tensors):
@@ -370,12 +382,16 @@ def _extract(model, data, todo, verbose):
     """
     cache = activation_cache(data)
     fresh = {}
-    total = sum(len(data.split(s)[1]) for s in todo)
+    known = {split: _cached_prefix(data, split, items) for split, items in todo.items()}
+    total = sum(len(data.split(s)[1]) - known[s][1] for s in todo)
     bar = _bar(total, t("training.bar_features", splits="+".join(todo)), "zdj", verbose)
     try:
         for split, items in todo.items():
             extractor = _extractor(model, [x for x, _ in items])
-            out = run_on_photos(extractor, data.split(split)[0], bar=bar)
+            prefix, n = known[split]
+            out = run_on_photos(extractor, data.split(split)[0][n:], bar=bar)
+            if prefix is not None:
+                out = [np.concatenate([a, b]) for a, b in zip(prefix, out)]
             for (_, key), array in zip(items, out):
                 fresh[key] = array
                 cache.put(key, array)

@@ -4,6 +4,26 @@ import sys
 import warnings
 
 
+def enable_onednn(enabled=None):
+    """Ask TensorFlow for its oneDNN CPU kernels on x86-64 (config ``ONEDNN_OPTS``); return whether asked.
+
+    TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI / BF16 or AMX, and reads
+    ``TF_ENABLE_ONEDNN_OPTS`` once, when it loads, so this runs when ``course_utils`` is imported
+    (every lesson imports it before Keras). A value already in the environment wins; once
+    TensorFlow is loaded nothing changes. ``benchmarks/bench_onednn.py`` measures both settings.
+    """
+    import platform
+
+    from .config import ONEDNN_OPTS
+
+    enabled = ONEDNN_OPTS if enabled is None else enabled
+    if (not enabled or "TF_ENABLE_ONEDNN_OPTS" in os.environ or "tensorflow" in sys.modules
+            or platform.machine().lower() not in ("x86_64", "amd64")):
+        return False
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    return True
+
+
 def import_tensorflow():
     """Import TensorFlow with its C++ start-up log lines silenced; return the module.
 

@@ -15,7 +15,7 @@ a JSON sidecar (``MODEL.json``: class names, image size, accuracy).
 ``--recipe source`` (the default) fine-tunes as the lessons do (the last ``--unfreeze``
 layers at ``--ft-lr``, default the source's 1e-5); ``--recipe tuned`` runs
 :func:`course_utils.tuning.search_fine_tuning` (depth x learning rate chosen on the
-validation split, defaults from config's ``TUNE_*``), prints what it chose and why, trains
+validation split over config's ``TUNE_RECIPE_*`` grid), prints what it chose and why, trains
 the choice again on the training photos plus their mirror images (``TUNE_MIRROR``;
 ``--no-mirror`` keeps the search's run, ``--augment`` trains it with lesson 05's augmentation
 instead) and saves the search in the sidecar (``tuning``); the test split is evaluated once,
@@ -175,8 +175,8 @@ def _recipe_args(args, settings):
         raise CourseError(t("cli.ft_lr_tuned"))
     ft_lr = settings.fine_tune_lr if args.ft_lr is None else _lr_value(args.ft_lr, "--ft-lr")
     fast = settings.fast
-    depths = config.TUNE_FAST_DEPTHS if fast else config.TUNE_DEPTHS
-    rates = config.TUNE_FAST_LEARNING_RATES if fast else config.TUNE_LEARNING_RATES
+    depths = config.TUNE_FAST_DEPTHS if fast else config.TUNE_RECIPE_DEPTHS
+    rates = config.TUNE_FAST_LEARNING_RATES if fast else config.TUNE_RECIPE_LEARNING_RATES
     if args.tune_depths is not None:
         depths = tuple(_int_value(text, "--tune-depths", 1) for text in args.tune_depths)
     if args.tune_lrs is not None:
@@ -388,9 +388,9 @@ def build_parser():
     train.add_argument("--ft-lr", help=f"learning rate fine-tuningu w przepisie source "
                                        f"(domyślnie {config.FINE_TUNE_LR:g})")
     train.add_argument("--tune-depths", nargs="+", help="tuned: ile ostatnich warstw odmrozić, "
-                       f"kilka wartości (domyślnie {' '.join(map(str, config.TUNE_DEPTHS))})")
+                       f"kilka wartości (domyślnie {' '.join(map(str, config.TUNE_RECIPE_DEPTHS))})")
     train.add_argument("--tune-lrs", nargs="+", help="tuned: learning rate, kilka wartości (domyślnie "
-                       f"{' '.join(f'{x:g}' for x in config.TUNE_LEARNING_RATES)})")
+                       f"{' '.join(f'{x:g}' for x in config.TUNE_RECIPE_LEARNING_RATES)})")
     train.add_argument("--tune-epochs", help=f"tuned: najwięcej epok przebiegu (domyślnie {config.TUNE_MAX_EPOCHS})")
     train.add_argument("--tune-patience", help="tuned: ile epok bez poprawy na walidacji kończy przebieg "
                        f"(domyślnie {config.TUNE_PATIENCE})")

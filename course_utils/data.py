@@ -53,6 +53,7 @@ class FlowerData:
     label_mode: str = "categorical"
     skipped: list = field(default_factory=list)
     _activations: object = field(default=None, init=False, repr=False, compare=False)
+    _train_prefix: object = field(default=None, init=False, repr=False, compare=False)
 
     def activation_cache(self):
         """The fast paths' in-memory cache of this data's activations (created on first use)."""
@@ -66,13 +67,19 @@ class FlowerData:
         """A copy whose training split also holds every training photo mirrored left to right.
 
         Validation and test stay the same arrays, and the copy shares this object's activation
-        cache, so their cached activations are reused; only the training photos run again.
+        cache, so their cached activations are reused; so are the original training photos'
+        (:meth:`prefix_of`): only the mirror images run through the network.
         """
         mirrored = replace(self, x_train=np.concatenate([self.x_train, self.x_train[:, :, ::-1]]),
                            y_train=np.concatenate([self.y_train, self.y_train]),
                            names_train=[*self.names_train, *(f"{n} (mirrored)" for n in self.names_train)])
         mirrored._activations = self.activation_cache()
+        mirrored._train_prefix = self.x_train
         return mirrored
+
+    def prefix_of(self, split):
+        """The photo array (of another FlowerData sharing the cache) whose rows begin ``split``, or None."""
+        return self._train_prefix if split == "train" else None
 
     @property
     def num_classes(self):

@@ -50,9 +50,10 @@ on the training photos **plus their mirror images** (left to right,
 :meth:`course_utils.data.FlowerData.with_mirrored_training`) for ``TUNE_MIRROR_EPOCHS`` epochs,
 keeping the epoch with the best validation accuracy (:func:`train_mirrored`). A flower seen in
 a mirror is still the same flower, and the mirrored photos are fixed, so their activations are
-computed once, like the others': this augmentation stays on the cache (one more forward pass
-over the training photos, then twice as many photos per epoch). ``python -m course_utils train
---recipe tuned`` does this by default (``TUNE_MIRROR``); ``benchmarks/bench_tuned.py`` measures
+computed once, like the others': this augmentation stays on the cache (one more forward pass,
+over the mirror images only, then twice as many photos per epoch). ``python -m course_utils train
+--recipe tuned`` does this by default (``TUNE_MIRROR``), over the smaller grid
+``TUNE_RECIPE_DEPTHS`` x ``TUNE_RECIPE_LEARNING_RATES``; ``benchmarks/bench_tuned.py`` measures
 it with and without on the same split seeds.
 
 ``result`` is a :class:`SearchResult`: ``depths``, ``learning_rates``, ``val_accuracy``,

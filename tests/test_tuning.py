@@ -148,6 +148,30 @@ def test_mirrored_training_photos(data):
     assert mirrored.activation_cache() is data.activation_cache()
 
 
+def test_mirrored_activations_run_only_the_mirror_images(trained, data, monkeypatch):
+    """The originals' cached activations are reused; the result equals a pass over all photos."""
+    from course_utils import activations
+
+    model, base, start = trained
+    model.set_weights(start)
+    unfreeze_last(base, 20)
+    k = activations.trainable_boundary(model)
+    training.cached_activations(model, data, k, ("train",), verbose=0)
+    mirrored = data.with_mirrored_training()
+    ran, real = [], activations.run_on_photos
+    monkeypatch.setattr(activations, "run_on_photos",
+                        lambda net, photos, **kw: ran.append(len(photos)) or real(net, photos, **kw))
+    got = training.cached_activations(model, mirrored, k, ("train",), verbose=0)["train"]
+    assert ran == [len(data.y_train)]  # the mirror images only
+    fresh = dataclasses.replace(mirrored)  # a new object: its own empty cache, no reused prefix
+    assert fresh.activation_cache() is not data.activation_cache() and fresh.prefix_of("train") is None
+    want = training.cached_activations(model, fresh, k, ("train",), verbose=0)["train"]
+    assert ran == [len(data.y_train), 2 * len(data.y_train)]
+    assert len(got) == len(want) >= 1
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_mirrored_final_run(trained, data):
     """mirror=True: the choice trained again from the start weights on photos + mirror images, the
     best validation epoch kept; the same run as fine_tune_cached on an independently mirrored copy."""

@@ -147,3 +147,17 @@ def test_final_run_options(flags, mirror, augment):
                                           "--recipe", "tuned", *flags])
     _, tune = cli._recipe_args(args, get_settings())
     assert (tune["mirror"], tune["augment"]) == (mirror, augment)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_tuned_grid_defaults(fast):
+    """Full settings search the recipe's grid (not lesson 06's wider one); fast mode the fast grid."""
+    from course_utils import cli, config
+    from course_utils.config import get_settings
+
+    args = cli.build_parser().parse_args(["train", "--data-dir", "d", "--out", "m.keras", "--recipe", "tuned"])
+    _, tune = cli._recipe_args(args, get_settings(fast=fast))
+    want = ((config.TUNE_FAST_DEPTHS, config.TUNE_FAST_LEARNING_RATES) if fast
+            else ((20, 38), (1e-4, 3e-4)))
+    assert (tuple(tune["depths"]), tuple(tune["learning_rates"])) == want
+    assert want != (config.TUNE_DEPTHS, config.TUNE_LEARNING_RATES)

@@ -12,7 +12,8 @@ weights:
   the final model, judged once on the test split;
 * **mirrored**: the tuned choice trained again from the same head weights on the training photos
   plus their mirror images, still on the cache (:func:`course_utils.tuning.train_mirrored`,
-  ``--mirror-epochs``, the best validation epoch kept): what ``python -m course_utils train
+  ``--mirror-epochs``, the rate falling to 0 along half a cosine unless ``--no-mirror-decay``, the best
+  validation epoch kept): what ``python -m course_utils train
   --recipe tuned`` does by default;
 * **augmented** (seeds in ``--augment-seeds``): the tuned choice trained again from the same head
   weights with lesson 05's augmentation (:func:`course_utils.tuning.train_augmented`, the full
@@ -142,12 +143,12 @@ def run_seed(seed, args):
                     "search": result.to_dict()}
 
     model.set_weights(head)
-    final = train_mirrored(model, base, data, *result.best, args.mirror_epochs, seed)
+    final = train_mirrored(model, base, data, *result.best, args.mirror_epochs, seed, args.mirror_decay)
     row["mirrored"] = {**scored(test_accuracy(model, base), n), **with_flips(model, base), "depth": result.best[0],
                        "learning_rate": result.best[1], "best_epoch": final["best_epoch"],
                        "epochs_run": final["epochs_run"], "val": final["val_accuracy"],
                        "n_train": final["n_train"], "seconds": final["seconds"],
-                       "val_history": final["history"]["val_accuracy"],
+                       "val_history": final["history"]["val_accuracy"], "decay": final["decay"],
                        # what --recipe tuned makes a learner wait for, after the photos are loaded
                        "pipeline_seconds": fe_seconds + search_seconds + final["seconds"]}
 
@@ -219,6 +220,8 @@ def main(argv=None):
                         help="seeds that also run the augmented variant (default: the first seed)")
     parser.add_argument("--augment-epochs", type=int, default=config.TUNE_MAX_EPOCHS)
     parser.add_argument("--mirror-epochs", type=int, default=config.TUNE_MIRROR_EPOCHS)
+    parser.add_argument("--mirror-decay", action=argparse.BooleanOptionalAction, default=config.TUNE_MIRROR_DECAY,
+                        help="the mirrored run's learning rate falls to 0 along half a cosine")
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a smoke check: " + " ".join(QUICK))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

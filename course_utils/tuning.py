@@ -48,7 +48,8 @@ best weights (early stopping on validation as above), described in ``result.fina
 ``mirror=True`` instead trains the chosen configuration again, from the same starting weights,
 on the training photos **plus their mirror images** (left to right,
 :meth:`course_utils.data.FlowerData.with_mirrored_training`) for ``TUNE_MIRROR_EPOCHS`` epochs,
-keeping the epoch with the best validation accuracy (:func:`train_mirrored`). A flower seen in
+keeping the epoch with the best validation accuracy (:func:`train_mirrored`); its learning rate
+falls from the chosen one to 0 along half a cosine (``TUNE_MIRROR_DECAY``). A flower seen in
 a mirror is still the same flower, and the mirrored photos are fixed, so their activations are
 computed once, like the others': this augmentation stays on the cache (one more forward pass,
 over the mirror images only, then twice as many photos per epoch). ``python -m course_utils train
@@ -60,6 +61,7 @@ it with and without on the same split seeds.
 ``best_epoch``, ``seconds``, ``epochs_run``, ``stopped`` (arrays of shape
 ``(len(depths), len(learning_rates))``), ``best``, ``describe()``.
 """
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -152,7 +154,7 @@ class SearchResult:
             f = self.final
             lines.append(t("tuning.describe_mirrored", acc=percent(f["val_accuracy"]),
                            epoch=f["best_epoch"], epochs=f["epochs_run"], n=f["n_train"],
-                           seconds=_seconds(f["seconds"]), search=percent(acc)))
+                           seconds=_seconds(f["seconds"]), search=percent(acc), rate=mirrored_rate_text(f)))
         elif self.final is not None:
             f = self.final
             lines.append(t("tuning.describe_augmented", acc=percent(f["val_accuracy"]),
@@ -178,6 +180,12 @@ class SearchResult:
 
 
 # ---------------------------------------------------------------- formatting (Polish prose)
+
+def mirrored_rate_text(final):
+    """How the mirrored run's learning rate went: falling along a cosine, or constant."""
+    key = "tuning.rate_cosine" if final.get("decay") else "tuning.rate_constant"
+    return t(key, lr=lr_text(final["learning_rate"]))
+
 
 def lr_text(lr):
     """A learning rate as code writes it: ``1e-4``, ``3e-4``, ``1e-5``."""
@@ -434,30 +442,58 @@ def train_augmented(model, base_model, data, depth, learning_rate, max_epochs, p
             "history": {key: [float(v) for v in values] for key, values in history.history.items()}}
 
 
-def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None):
+def cosine_rate(learning_rate, steps):
+    """A learning rate that falls from ``learning_rate`` to 0 along half a cosine over ``steps`` updates."""
+    return keras.optimizers.schedules.CosineDecay(float(learning_rate), int(steps))
+
+
+class _RateLog(keras.callbacks.Callback):
+    """Records the optimizer's learning rate at the end of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None, decay=None):
     """Fine-tune ``model`` (from its current weights) at one configuration on the training photos
     plus their mirror images, on the cache; the model keeps the best validation epoch's weights.
 
     ``epochs`` defaults to config's ``TUNE_MIRROR_EPOCHS`` (fast mode: ``TUNE_FAST_MIRROR_EPOCHS``);
     every epoch runs, and ``EarlyStopping(restore_best_weights=True)`` with that patience puts
-    back the best one. Returns a dict: ``mirrored``, ``val_accuracy``, ``best_epoch``,
-    ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``, ``history``.
+    back the best one. ``decay`` (default ``TUNE_MIRROR_DECAY``): the learning rate starts at
+    ``learning_rate`` and falls to 0 along half a cosine over the run's updates
+    (:func:`cosine_rate`); ``False`` keeps it constant. Returns a dict: ``mirrored``, ``decay``,
+    ``val_accuracy``, ``best_epoch``, ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``,
+    ``learning_rates`` (the rate at the end of each epoch), ``history``.
     """
+    from .recipe import compile_adam, default_loss, mark_course_compiled
     from .training import fine_tune_cached
 
     fast = get_settings().fast
     epochs = _int_setting(epochs, config.TUNE_FAST_MIRROR_EPOCHS if fast else config.TUNE_MIRROR_EPOCHS,
                           "tuning.bad_epochs")
+    decay = config.TUNE_MIRROR_DECAY if decay is None else bool(decay)
     seed = data.seed if seed is None else int(seed)
     start = time.perf_counter()
     mirrored = data.with_mirrored_training()
+    steps = epochs * math.ceil(len(mirrored.y_train) / mirrored.batch_size)
     keras.utils.set_random_seed(seed)
-    history = fine_tune_cached(model, base_model, mirrored, unfreeze=depth, learning_rate=learning_rate,
-                               epochs=epochs, verbose=0, seed=seed, use_compiled=False,
-                               callbacks=[_early_stopping(epochs)])
+    # fine_tune_cached trains with what the model is compiled with: Adam with this rate or schedule
+    compile_adam(model, cosine_rate(learning_rate, steps) if decay else learning_rate, default_loss(data))
+    rates = _RateLog()
+    history = fine_tune_cached(model, base_model, mirrored, unfreeze=depth, learning_rate=None,
+                               epochs=epochs, verbose=0, seed=seed, use_compiled=True,
+                               callbacks=[_early_stopping(epochs), rates])
+    compile_adam(model, learning_rate, default_loss(data))
+    mark_course_compiled(model)
     accs = [float(a) for a in history.history.get("val_accuracy", [])]
     k = int(np.argmax(accs))
-    return {"mirrored": True, "depth": int(depth), "learning_rate": float(learning_rate),
+    return {"mirrored": True, "decay": decay, "depth": int(depth), "learning_rate": float(learning_rate),
             "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
             "n_train": int(len(mirrored.y_train)), "seconds": time.perf_counter() - start,
+            "learning_rates": rates.rates,
             "history": {key: [float(v) for v in values] for key, values in history.history.items()}}

@@ -9,7 +9,7 @@ from course_utils import training
 from course_utils.data import load_flowers
 from course_utils.messages import t
 from course_utils.model import build_base, load_trained
-from course_utils.tuning import choice_key, lr_text, percent
+from course_utils.tuning import choice_key, lr_text, mirrored_rate_text, percent
 
 SIZE, PER_CLASS, SEED = "96", "50", "4"  # 50 photos per class: a real validation split (not small-data mode)
 
@@ -74,7 +74,8 @@ def test_tuned_model_is_the_mirrored_run_of_the_choice(tuned):
     assert val["accuracy"] == pytest.approx(final["val_accuracy"], abs=1e-6)
     assert t("tuning.describe_mirrored", acc=percent(final["val_accuracy"]), epoch=final["best_epoch"],
              epochs=final["epochs_run"], n=final["n_train"], seconds=f"{final['seconds']:.0f}",
-             search=percent(meta["tuning"]["best_val_accuracy"])) in result.stdout
+             search=percent(meta["tuning"]["best_val_accuracy"]), rate=mirrored_rate_text(final)) in result.stdout
+    assert final["decay"] is True and final["learning_rates"][-1] == pytest.approx(0, abs=1e-12)
     assert test["accuracy"] == pytest.approx(meta["test_accuracy"], abs=1e-6)
     assert t("cli.test_accuracy", acc=f"{100 * test['accuracy']:.1f}%", n=test["n"]) in result.stdout
 

@@ -1,5 +1,6 @@
 """The fine-tuning search on real photos and weights: same start for every run, choice on validation only."""
 import dataclasses
+import math
 
 import keras
 import numpy as np
@@ -10,7 +11,8 @@ from course_utils.data import FlowerData, load_flowers
 from course_utils.errors import CourseError
 from course_utils.messages import t
 from course_utils.model import build_model, current_depth, unfreeze_last
-from course_utils.tuning import choice_key, search_fine_tuning
+from course_utils.recipe import default_loss
+from course_utils.tuning import choice_key, search_fine_tuning, train_mirrored
 
 SEED = 3
 DEPTHS = (20, 38)
@@ -41,13 +43,24 @@ def searched(trained, data):
     return result, after, current_depth(base)
 
 
-def independent_run(model, base, data, start, depth, lr, epochs):
-    """The plain ``fine_tune_cached`` run from the same weights (what each cell should repeat)."""
+def independent_run(model, base, data, start, depth, lr, epochs, cosine=False):
+    """The plain ``fine_tune_cached`` run from the same weights (what each cell should repeat);
+    ``cosine``: the model compiled with Adam(CosineDecay(lr, every update of the run))."""
     model.set_weights(start)
     keras.utils.set_random_seed(SEED)
-    history = training.fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=lr,
-                                        epochs=epochs, verbose=0, seed=SEED, use_compiled=False)
+    if cosine:
+        steps = epochs * math.ceil(len(data.y_train) / data.batch_size)
+        model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps)),
+                      loss=default_loss(data), metrics=["accuracy"])
+    history = training.fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=None if cosine else lr,
+                                        epochs=epochs, verbose=0, seed=SEED, use_compiled=cosine)
     return [float(v) for v in history.history["val_accuracy"]]
+
+
+def mirrored_copy(data):
+    """``data`` with the training photos followed by their mirror images, built here, not by the course."""
+    return dataclasses.replace(data, x_train=np.concatenate([data.x_train, np.flip(data.x_train, axis=2)]),
+                               y_train=np.tile(data.y_train, 2), names_train=data.names_train * 2)
 
 
 def test_every_run_starts_from_the_same_weights(searched, trained, data):
@@ -184,14 +197,27 @@ def test_mirrored_final_run(trained, data):
     assert final["n_train"] == 2 * len(data.y_train) and final["epochs_run"] == 2  # TUNE_FAST_MIRROR_EPOCHS
     val = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
     assert val == pytest.approx(final["val_accuracy"], abs=1e-6) == max(final["history"]["val_accuracy"])
-    flipped = dataclasses.replace(data, x_train=np.concatenate([data.x_train, np.flip(data.x_train, axis=2)]),
-                                  y_train=np.tile(data.y_train, 2), names_train=data.names_train * 2)
-    curve = independent_run(model, base, flipped, start, 20, 1e-4, 2)
+    flipped = mirrored_copy(data)
+    assert final["decay"] is True  # config.TUNE_MIRROR_DECAY: half a cosine from 1e-4 down to 0
+    assert final["learning_rates"] == pytest.approx([1e-4 * (1 + math.cos(math.pi * e / 2)) / 2 for e in (1, 2)],
+                                                    rel=1e-6, abs=1e-12)
+    curve = independent_run(model, base, flipped, start, 20, 1e-4, 2, cosine=True)
     assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
     assert "lustrzanych odbiciach" in result.describe()
+    assert t("tuning.rate_cosine", lr="1e-4") in result.describe()
     with pytest.raises(CourseError) as err:
         search_fine_tuning(model, base, data, (20,), (1e-4,), verbose=0, augment=True, mirror=True)
     assert str(err.value) == t("tuning.augment_and_mirror")
+
+
+def test_mirrored_run_with_a_constant_rate(trained, data):
+    """decay=False: Adam keeps the chosen rate, the same run as a plain fine_tune_cached."""
+    model, base, start = trained
+    model.set_weights(start)
+    final = train_mirrored(model, base, data, 20, 1e-4, epochs=2, seed=SEED, decay=False)
+    assert final["decay"] is False and final["learning_rates"] == pytest.approx([1e-4, 1e-4], rel=1e-6)
+    curve = independent_run(model, base, mirrored_copy(data), start, 20, 1e-4, 2)
+    assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
 
 
 @pytest.mark.parametrize("depths, rates, key, fields", [

@@ -16,7 +16,8 @@ a JSON sidecar (``MODEL.json``: class names, image size, accuracy).
 layers at ``--ft-lr``, default the source's 1e-5); ``--recipe tuned`` runs
 :func:`course_utils.tuning.search_fine_tuning` (depth x learning rate chosen on the
 validation split over config's ``TUNE_RECIPE_*`` grid), prints what it chose and why, trains
-the choice again on the training photos plus their mirror images (``TUNE_MIRROR``;
+the choice again on the training photos plus their mirror images, its learning rate falling
+to 0 along half a cosine (``TUNE_MIRROR``, ``TUNE_MIRROR_DECAY``;
 ``--no-mirror`` keeps the search's run, ``--augment`` trains it with lesson 05's augmentation
 instead) and saves the search in the sidecar (``tuning``); the test split is evaluated once,
 at the end.

@@ -15,6 +15,7 @@ run); each test here waits for its lesson and asserts what it produced. The seco
 lesson took are printed at the end of the session.
 """
 import functools
+import math
 import re
 from pathlib import Path
 
@@ -143,6 +144,10 @@ def check_lesson(lesson, text, outputs, edition, ed):
         assert (n_mirrored, n_val_after, n_test_after) == (2 * n_train, n_val, n_test), counts.group(0)
         assert f"Zdjęcie nr {n_train} to zdjęcie nr 0 odbite w poziomie: True\n" in text, text
         assert "Odbicia mają etykiety oryginałów: True\n" in text, text
+        # CosineDecay(3e-4, 6) printed step by step: half a cosine from 3e-4 down to 0
+        for step in range(7):
+            rate = 3e-4 * (1 + math.cos(math.pi * step / 6)) / 2
+            assert f"Po {step} krokach: learning rate {rate:.2e}\n" in text, text
     if lesson == "07":
         inside = percents(r"Model z preprocessingiem w środku, surowe zdjęcia: dokładność ([\d.,]+)%", text)
         outside = percents(r"Model bez niego, zdjęcia po preprocess_input: +dokładność ([\d.,]+)%", text)

@@ -471,11 +471,12 @@ def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, s
     ``learning_rates`` (the rate at the end of each epoch), ``history``.
     """
     from .recipe import compile_adam, default_loss, mark_course_compiled
-    from .training import fine_tune_cached
+    from .training import check_lr, fine_tune_cached
 
     fast = get_settings().fast
     epochs = _int_setting(epochs, config.TUNE_FAST_MIRROR_EPOCHS if fast else config.TUNE_MIRROR_EPOCHS,
                           "tuning.bad_epochs")
+    learning_rate = check_lr(learning_rate)  # fine_tune_cached gets the compiled rate, so check it here
     decay = config.TUNE_MIRROR_DECAY if decay is None else bool(decay)
     seed = data.seed if seed is None else int(seed)
     start = time.perf_counter()

@@ -218,6 +218,9 @@ def test_mirrored_run_with_a_constant_rate(trained, data):
     assert final["decay"] is False and final["learning_rates"] == pytest.approx([1e-4, 1e-4], rel=1e-6)
     curve = independent_run(model, base, mirrored_copy(data), start, 20, 1e-4, 2)
     assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
+    with pytest.raises(CourseError) as err:
+        train_mirrored(model, base, data, 20, -1e-4, epochs=1)
+    assert str(err.value) == t("training.bad_lr", value=-1e-4)
 
 
 @pytest.mark.parametrize("depths, rates, key, fields", [

@@ -45,7 +45,8 @@ TEST_TF_THREADS ?= 1
 
 # Unit tests, with a private course home (progress, caches, saved models) removed
 # afterwards. Every notebook is executed in fast mode by tests/test_notebooks.py: as
-# shipped (exercises unsolved) and, for lessons with exercises, in its solved edition.
+# shipped (exercises unsolved) and, for lessons with exercises, in its solved edition (up to the
+# first code cell after the last exercise).
 test: install
 	@home=$$(mktemp -d); \
 	COURSE_FAST=1 COURSE_HOME=$$home MPLBACKEND=Agg \

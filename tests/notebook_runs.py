@@ -1,8 +1,11 @@
 """The lessons executed with nbclient for tests/test_notebooks.py, in the background.
 
 Two editions, each in its own course home and in lesson order (06 starts from 05's saved
-model, 07 from 06's): ``shipped`` (the notebooks as they are in the repository) and
-``solved`` (the teacher's edition, ``course_utils.solutions``). Each lesson runs in a fresh
+model, 07 from 06's): ``shipped`` (the notebooks as they are in the repository, run to the end)
+and ``solved`` (the teacher's edition, ``course_utils.solutions``), run up to the first code
+cell after the lesson's last exercise (the cell that uses its result): the cells after it are
+the shipped edition's, which runs them with the reference result, and a later solved lesson
+trains what an earlier one did not save (``load_or_train_*``). Each lesson runs in a fresh
 kernel, as in JupyterLab.
 
 Why in the background: a fast-mode lesson keeps less than one CPU core busy (kernel start,
@@ -39,6 +42,13 @@ def exercise_ids(path):
 
 
 WITH_EXERCISES = [p for p in NOTEBOOKS if exercise_ids(p)]
+
+
+def solved_end(cells):
+    """How many cells the solved edition runs: through the first code cell after the last exercise."""
+    last = max(i for i, c in enumerate(cells) if c.get("metadata", {}).get("exercise"))
+    after = [i for i in range(last + 1, len(cells)) if cells[i]["cell_type"] == "code"]
+    return (after[0] if after else last) + 1
 CASES = [("shipped", p.name) for p in NOTEBOOKS] + [("solved", p.name) for p in WITH_EXERCISES]
 
 
@@ -66,8 +76,11 @@ class Edition:
     def source(self, path):
         if self.name == "shipped":
             return path
-        folder = self.root / "solved"
-        return write_solved([path], folder)[0][0]
+        solved = write_solved([path], self.root / "solved")[0][0]
+        nb = nbformat.read(solved, as_version=4)
+        nb.cells = nb.cells[:solved_end(nb.cells)]
+        nbformat.write(nb, solved)
+        return solved
 
     async def run_all(self):
         """Every lesson of the edition in order (06 loads 05's saved model, 07 loads 06's)."""

@@ -6,7 +6,9 @@ model, 07 from 06's):
 - ``shipped``: the notebooks as they are in the repository, exercises unsolved. Every lesson
   must run to its end; each exercise cell says "not done yet" and the lesson goes on with the
   reference result.
-- ``solved``: the teacher's edition (``course_utils.solutions``); every exercise check is ✓.
+- ``solved``: the teacher's edition (``course_utils.solutions``), up to the first code cell after
+  the lesson's last exercise (tests/notebook_runs.py); every exercise check is ✓ and the cell
+  that uses the last result runs with the learner's own.
 
 Lessons without exercises are the same in both editions, so they run once (shipped). The
 lessons execute in the background (tests/notebook_runs.py: both editions at once, each
@@ -15,12 +17,13 @@ run); each test here waits for its lesson and asserts what it produced. The seco
 lesson took are printed at the end of the session.
 """
 import functools
+import json
 import math
 import re
 from pathlib import Path
 
 import pytest
-from notebook_runs import CASES, REPO, exercise_ids
+from notebook_runs import CASES, REPO, WITH_EXERCISES, exercise_ids, solved_end
 
 
 @functools.cache
@@ -89,7 +92,7 @@ def percents(pattern, text):
 @pytest.mark.parametrize("edition, name", CASES, ids=[f"{e}-{n[:2]}" for e, n in CASES])
 def test_lesson_runs_to_the_end_and_produces_its_results(edition, name, notebook_runs):
     ed = notebook_runs[edition]
-    nb = ed.result(name)  # the edition ran the earlier lessons first: later ones load their saved models
+    nb = ed.result(name)  # the edition ran the earlier lessons first (06 loads 05's saved model)
     text = lesson_text(nb)
     assert "Traceback" not in text
     outputs = exercise_outputs(nb)
@@ -100,7 +103,10 @@ def test_lesson_runs_to_the_end_and_produces_its_results(edition, name, notebook
             assert "✓" not in out, (ex_id, out)
         else:
             assert "✓ Dobrze!" in out and "✗" not in out, (ex_id, out)
-    check_lesson(name[:2], text, outputs, edition, ed)
+    if edition == "shipped":
+        check_lesson(name[:2], text, ed)
+    else:
+        check_solved(name[:2], outputs)
 
 
 def above_chance(model_path, photos_dir):
@@ -112,8 +118,17 @@ def above_chance(model_path, photos_dir):
     assert low > 1 / 5, f"{model_path.name}: {accuracy:.0%} on {n} unseen photos, 95% low end {low:.0%}"
 
 
-def check_lesson(lesson, text, outputs, edition, ed):
-    """What each lesson must produce, in both editions (the shipped one via the reference)."""
+def check_solved(lesson, outputs):
+    """What the solved edition's exercise cells print besides ✓ (the learner's own results)."""
+    if lesson == "05":
+        assert len(percents(r"dokładność walidacyjna na koniec: (\d+)%", outputs["05-fit"])) == 1
+    if lesson == "06":
+        assert "Uczą się dokładnie ostatnie 20 warstw bazy (1 206 080 wag" in outputs["06-unfreeze"]
+        assert "learning rate 1e-05" in outputs["06-recompile"]
+
+
+def check_lesson(lesson, text, ed):
+    """What each lesson must produce as shipped (every exercise's result is the reference)."""
     if lesson == "01":
         assert re.search(r"Baza oddaje tablicę o kształcie: \(1, 3, 3, 1280\)", text)
     if lesson == "03":
@@ -124,14 +139,9 @@ def check_lesson(lesson, text, outputs, edition, ed):
     if lesson == "05":
         assert "Learning rate Adama (domyślny): 0.001\n" in text
         assert len(percents(r"Zbiór testowy \(\d+ zdjęć\): dokładność ([\d.,]+)%", text)) == 1, text
-        if edition == "solved":
-            assert len(percents(r"dokładność walidacyjna na koniec: (\d+)%", outputs["05-fit"])) == 1
         above_chance(ed.home / "models" / "05_feature_extraction.keras", Path(ed.env["COURSE_DATA_DIR"]))
     if lesson == "06":
         assert re.search(r"Trenowalne parametry całego modelu: 1[ ,\u00a0\u202f]?212[ ,\u00a0\u202f]?485", text), text
-        if edition == "solved":
-            assert "Uczą się dokładnie ostatnie 20 warstw bazy (1 206 080 wag" in outputs["06-unfreeze"]
-            assert "learning rate 1e-05" in outputs["06-recompile"]
         above_chance(ed.home / "models" / "06_fine_tuned.keras", Path(ed.env["COURSE_DATA_DIR"]))
         # the search section: the chosen depth keeps every BatchNormalization frozen, the test split is read once
         assert re.search(r"w tym BatchNormalization: [1-9]\d*, trenowalnych z nich: 0\n", text), text
@@ -152,3 +162,13 @@ def check_lesson(lesson, text, outputs, edition, ed):
         inside = percents(r"Model z preprocessingiem w środku, surowe zdjęcia: dokładność ([\d.,]+)%", text)
         outside = percents(r"Model bez niego, zdjęcia po preprocess_input: +dokładność ([\d.,]+)%", text)
         assert len(inside) == 1 and inside == outside, text
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.name[:2] for p in WITH_EXERCISES])
+def test_solved_edition_runs_every_exercise_and_the_cell_that_uses_the_last(path):
+    """The solved run stops after the first code cell that follows the last exercise, and only there."""
+    cells = json.loads(path.read_text("utf-8"))["cells"]
+    end = solved_end(cells)
+    exercises = [i for i, c in enumerate(cells) if c.get("metadata", {}).get("exercise")]
+    code_between = [i for i in range(exercises[-1] + 1, end - 1) if cells[i]["cell_type"] == "code"]
+    assert exercises[-1] < end - 1 and cells[end - 1]["cell_type"] == "code" and not code_between, end

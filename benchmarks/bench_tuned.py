@@ -12,8 +12,9 @@ weights:
   the final model, judged once on the test split;
 * **mirrored**: the tuned choice trained again from the same head weights on the training photos
   plus their mirror images, still on the cache (:func:`course_utils.tuning.train_mirrored`,
-  ``--mirror-epochs``, the rate falling to 0 along half a cosine unless ``--no-mirror-decay``, the best
-  validation epoch kept): what ``python -m course_utils train
+  ``--mirror-epochs``, the rate falling to 0 along half a cosine unless ``--no-mirror-decay``, the last
+  epoch kept with ``--mirror-keep-last``, the best validation epoch with ``--no-mirror-keep-last``; default
+  ``config.TUNE_MIRROR_KEEP_LAST``): what ``python -m course_utils train
   --recipe tuned`` does by default;
 * **augmented** (seeds in ``--augment-seeds``): the tuned choice trained again from the same head
   weights with lesson 05's augmentation (:func:`course_utils.tuning.train_augmented`, the full
@@ -143,9 +144,12 @@ def run_seed(seed, args):
                     "search": result.to_dict()}
 
     model.set_weights(head)
-    final = train_mirrored(model, base, data, *result.best, args.mirror_epochs, seed, args.mirror_decay)
+    final = train_mirrored(model, base, data, *result.best, args.mirror_epochs, seed, args.mirror_decay,
+                           args.mirror_keep_last)
     row["mirrored"] = {**scored(test_accuracy(model, base), n), **with_flips(model, base), "depth": result.best[0],
                        "learning_rate": result.best[1], "best_epoch": final["best_epoch"],
+                       "kept_epoch": final["kept_epoch"], "keep_last": final["keep_last"],
+                       "best_val": final["best_val_accuracy"],
                        "epochs_run": final["epochs_run"], "val": final["val_accuracy"],
                        "n_train": final["n_train"], "seconds": final["seconds"],
                        "val_history": final["history"]["val_accuracy"], "decay": final["decay"],
@@ -185,7 +189,7 @@ def _cell(entry):
 def table(rows, summary):
     """The Markdown table of the README: one row per seed, then the mean / min / max."""
     lines = ["| split seed | source: test (95% CI) | tuned, search only: test (95% CI) | chosen (val) "
-             "| search s | mirrored: test (95% CI) | mirrored: best epoch (val) | FE + search + mirrored s "
+             "| search s | mirrored: test (95% CI) | mirrored: kept epoch (val) | FE + search + mirrored s "
              "| augmented: test (95% CI) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -193,7 +197,7 @@ def table(rows, summary):
         chosen = (f"last {tuned['depth']}, {tuned['learning_rate']:g}, epoch {tuned['best_epoch']} "
                   f"({tuned['val']:.1%})")
         lines.append(f"| {row['seed']} | {_cell(row['source'])} | {_cell(tuned)} | {chosen} | "
-                     f"{tuned['search_seconds']:.0f} | {_cell(mir)} | {mir['best_epoch']} ({mir['val']:.1%}) | "
+                     f"{tuned['search_seconds']:.0f} | {_cell(mir)} | {mir['kept_epoch']} ({mir['val']:.1%}) | "
                      f"{mir['pipeline_seconds']:.0f} | {_cell(row['augmented'])} |")
     for stat in ("mean", "min", "max"):
         cells = [f"{summary[r][stat]:.2%}" if summary[r] else "—" for r in RECIPES]
@@ -222,6 +226,9 @@ def main(argv=None):
     parser.add_argument("--mirror-epochs", type=int, default=config.TUNE_MIRROR_EPOCHS)
     parser.add_argument("--mirror-decay", action=argparse.BooleanOptionalAction, default=config.TUNE_MIRROR_DECAY,
                         help="the mirrored run's learning rate falls to 0 along half a cosine")
+    parser.add_argument("--mirror-keep-last", action=argparse.BooleanOptionalAction,
+                        default=config.TUNE_MIRROR_KEEP_LAST,
+                        help="the mirrored run keeps its last epoch (otherwise its best validation epoch)")
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a smoke check: " + " ".join(QUICK))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

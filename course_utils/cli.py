@@ -234,7 +234,7 @@ def _train_tuned(model, base, data, tune, seed, meta):
                                 verbose=1, max_epochs=tune["max_epochs"], patience=tune["patience"],
                                 augment=tune["augment"], mirror=tune["mirror"])
     depth, lr = result.best
-    epochs = result.final["best_epoch"] if result.final else int(result.best_epoch[result.best_index])
+    epochs = result.final["kept_epoch"] if result.final else int(result.best_epoch[result.best_index])
     meta.update(unfreeze=depth, ft_learning_rate=lr, ft_epochs=int(epochs), tuning=result.to_dict(),
                 final_run="mirrored" if tune["mirror"] else "augmented" if tune["augment"] else "search")
     print(t("cli.tuned_done", depth=depth, lr=lr_text(lr), seconds=result.search_seconds), flush=True)

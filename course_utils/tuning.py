@@ -153,8 +153,9 @@ class SearchResult:
         if self.final is not None and self.final.get("mirrored"):
             f = self.final
             lines.append(t("tuning.describe_mirrored", acc=percent(f["val_accuracy"]),
-                           epoch=f["best_epoch"], epochs=f["epochs_run"], n=f["n_train"],
-                           seconds=_seconds(f["seconds"]), search=percent(acc), rate=mirrored_rate_text(f)))
+                           epoch=f["kept_epoch"], epochs=f["epochs_run"], n=f["n_train"],
+                           seconds=_seconds(f["seconds"]), search=percent(acc), rate=mirrored_rate_text(f),
+                           kept=mirrored_kept_text(f)))
         elif self.final is not None:
             f = self.final
             lines.append(t("tuning.describe_augmented", acc=percent(f["val_accuracy"]),
@@ -185,6 +186,13 @@ def mirrored_rate_text(final):
     """How the mirrored run's learning rate went: falling along a cosine, or constant."""
     key = "tuning.rate_cosine" if final.get("decay") else "tuning.rate_constant"
     return t(key, lr=lr_text(final["learning_rate"]))
+
+
+def mirrored_kept_text(final):
+    """Which epoch's weights the mirrored run kept, in Polish."""
+    if final["keep_last"]:
+        return t("tuning.kept_last", best=percent(final["best_val_accuracy"]), epoch=final["best_epoch"])
+    return t("tuning.kept_best")
 
 
 def lr_text(lr):
@@ -437,7 +445,7 @@ def train_augmented(model, base_model, data, depth, learning_rate, max_epochs, p
     accs = [float(a) for a in history.history.get("val_accuracy", [])]
     k = int(np.argmax(accs))
     return {"augmented": True, "depth": int(depth), "learning_rate": float(learning_rate),
-            "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
+            "val_accuracy": accs[k], "best_epoch": k + 1, "kept_epoch": k + 1, "epochs_run": len(accs),
             "seconds": time.perf_counter() - start,
             "history": {key: [float(v) for v in values] for key, values in history.history.items()}}
 
@@ -458,16 +466,19 @@ class _RateLog(keras.callbacks.Callback):
         self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
 
-def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None, decay=None):
+def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None, decay=None,
+                   keep_last=None):
     """Fine-tune ``model`` (from its current weights) at one configuration on the training photos
-    plus their mirror images, on the cache; the model keeps the best validation epoch's weights.
+    plus their mirror images, on the cache; the model keeps its last or its best validation epoch.
 
     ``epochs`` defaults to config's ``TUNE_MIRROR_EPOCHS`` (fast mode: ``TUNE_FAST_MIRROR_EPOCHS``);
-    every epoch runs, and ``EarlyStopping(restore_best_weights=True)`` with that patience puts
-    back the best one. ``decay`` (default ``TUNE_MIRROR_DECAY``): the learning rate starts at
-    ``learning_rate`` and falls to 0 along half a cosine over the run's updates
+    every epoch runs. ``keep_last`` (default ``TUNE_MIRROR_KEEP_LAST``): the model keeps the last
+    epoch's weights; ``False``: ``EarlyStopping(restore_best_weights=True)`` with that patience puts
+    back the best validation epoch's. ``decay`` (default ``TUNE_MIRROR_DECAY``): the learning rate
+    starts at ``learning_rate`` and falls to 0 along half a cosine over the run's updates
     (:func:`cosine_rate`); ``False`` keeps it constant. Returns a dict: ``mirrored``, ``decay``,
-    ``val_accuracy``, ``best_epoch``, ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``,
+    ``keep_last``, ``kept_epoch`` and its ``val_accuracy``, ``best_epoch`` and its
+    ``best_val_accuracy``, ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``,
     ``learning_rates`` (the rate at the end of each epoch), ``history``.
     """
     from .recipe import compile_adam, default_loss, mark_course_compiled
@@ -478,6 +489,7 @@ def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, s
                           "tuning.bad_epochs")
     learning_rate = check_lr(learning_rate)  # fine_tune_cached gets the compiled rate, so check it here
     decay = config.TUNE_MIRROR_DECAY if decay is None else bool(decay)
+    keep_last = config.TUNE_MIRROR_KEEP_LAST if keep_last is None else bool(keep_last)
     seed = data.seed if seed is None else int(seed)
     start = time.perf_counter()
     mirrored = data.with_mirrored_training()
@@ -488,13 +500,15 @@ def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, s
     rates = _RateLog()
     history = fine_tune_cached(model, base_model, mirrored, unfreeze=depth, learning_rate=None,
                                epochs=epochs, verbose=0, seed=seed, use_compiled=True,
-                               callbacks=[_early_stopping(epochs), rates])
+                               callbacks=[rates] if keep_last else [_early_stopping(epochs), rates])
     compile_adam(model, learning_rate, default_loss(data))
     mark_course_compiled(model)
     accs = [float(a) for a in history.history.get("val_accuracy", [])]
     k = int(np.argmax(accs))
+    kept = len(accs) - 1 if keep_last else k
     return {"mirrored": True, "decay": decay, "depth": int(depth), "learning_rate": float(learning_rate),
-            "val_accuracy": accs[k], "best_epoch": k + 1, "epochs_run": len(accs),
+            "keep_last": keep_last, "kept_epoch": kept + 1, "val_accuracy": accs[kept],
+            "best_epoch": k + 1, "best_val_accuracy": accs[k], "epochs_run": len(accs),
             "n_train": int(len(mirrored.y_train)), "seconds": time.perf_counter() - start,
             "learning_rates": rates.rates,
             "history": {key: [float(v) for v in values] for key, values in history.history.items()}}

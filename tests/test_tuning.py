@@ -54,6 +54,7 @@ def independent_run(model, base, data, start, depth, lr, epochs, cosine=False):
                       loss=default_loss(data), metrics=["accuracy"])
     history = training.fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=None if cosine else lr,
                                         epochs=epochs, verbose=0, seed=SEED, use_compiled=cosine)
+    independent_run.weights = [np.array(w, copy=True) for w in model.get_weights()]  # after its last epoch
     return [float(v) for v in history.history["val_accuracy"]]
 
 
@@ -187,7 +188,9 @@ def test_mirrored_activations_run_only_the_mirror_images(trained, data, monkeypa
 
 def test_mirrored_final_run(trained, data):
     """mirror=True: the choice trained again from the start weights on photos + mirror images, the
-    best validation epoch kept; the same run as fine_tune_cached on an independently mirrored copy."""
+    epoch config says kept; the same run as fine_tune_cached on an independently mirrored copy."""
+    from course_utils import config
+
     model, base, start = trained
     model.set_weights(start)
     result = search_fine_tuning(model, base, data, (20,), (1e-4,), seed=SEED, verbose=0,
@@ -195,8 +198,12 @@ def test_mirrored_final_run(trained, data):
     final = result.final
     assert final["mirrored"] and (final["depth"], final["learning_rate"]) == (20, 1e-4)
     assert final["n_train"] == 2 * len(data.y_train) and final["epochs_run"] == 2  # TUNE_FAST_MIRROR_EPOCHS
+    curve = final["history"]["val_accuracy"]
+    assert final["keep_last"] is config.TUNE_MIRROR_KEEP_LAST
+    assert final["kept_epoch"] == (2 if final["keep_last"] else int(np.argmax(curve)) + 1)
+    assert final["best_epoch"] == int(np.argmax(curve)) + 1 and final["best_val_accuracy"] == max(curve)
     val = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
-    assert val == pytest.approx(final["val_accuracy"], abs=1e-6) == max(final["history"]["val_accuracy"])
+    assert val == pytest.approx(final["val_accuracy"], abs=1e-6) == curve[final["kept_epoch"] - 1]
     flipped = mirrored_copy(data)
     assert final["decay"] is True  # config.TUNE_MIRROR_DECAY: half a cosine from 1e-4 down to 0
     assert final["learning_rates"] == pytest.approx([1e-4 * (1 + math.cos(math.pi * e / 2)) / 2 for e in (1, 2)],
@@ -208,6 +215,27 @@ def test_mirrored_final_run(trained, data):
     with pytest.raises(CourseError) as err:
         search_fine_tuning(model, base, data, (20,), (1e-4,), verbose=0, augment=True, mirror=True)
     assert str(err.value) == t("tuning.augment_and_mirror")
+
+
+@pytest.mark.parametrize("keep_last", [True, False])
+def test_mirrored_run_keeps_the_last_or_the_best_epoch(trained, data, keep_last):
+    """keep_last: the model has the weights of the run's last epoch (those of an independent run after
+    its last epoch); otherwise those of its best validation epoch."""
+    model, base, start = trained
+    model.set_weights(start)
+    final = train_mirrored(model, base, data, 20, 3e-4, epochs=3, seed=SEED, decay=False, keep_last=keep_last)
+    kept = [np.array(w, copy=True) for w in model.get_weights()]
+    val = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
+    curve = independent_run(model, base, mirrored_copy(data), start, 20, 3e-4, 3)
+    assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
+    best = int(np.argmax(curve)) + 1
+    assert (final["keep_last"], final["kept_epoch"], final["best_epoch"]) == (keep_last, 3 if keep_last else best, best)
+    assert val == pytest.approx(final["val_accuracy"], abs=1e-6) == curve[final["kept_epoch"] - 1]
+    if keep_last:
+        for a, b in zip(kept, independent_run.weights):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    else:
+        assert final["val_accuracy"] == max(curve)
 
 
 def test_mirrored_run_with_a_constant_rate(trained, data):

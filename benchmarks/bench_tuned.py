@@ -11,13 +11,13 @@ weights:
   (early stopping on validation, ``--max-epochs``, ``--patience``); the chosen run's weights are
   the final model, judged once on the test split;
 * **mirrored**: the tuned choice trained again from the same head weights on the training photos
-  plus their mirror images, still on the cache (:func:`course_utils.tuning.train_mirrored`,
+  plus their mirror images, still on the cache (:func:`course_utils.final_runs.train_mirrored`,
   ``--mirror-epochs``, the rate falling to 0 along half a cosine unless ``--no-mirror-decay``, the last
   epoch kept with ``--mirror-keep-last``, the best validation epoch with ``--no-mirror-keep-last``; default
   ``config.TUNE_MIRROR_KEEP_LAST``): what ``python -m course_utils train
   --recipe tuned`` does by default;
 * **augmented** (seeds in ``--augment-seeds``): the tuned choice trained again from the same head
-  weights with lesson 05's augmentation (:func:`course_utils.tuning.train_augmented`, the full
+  weights with lesson 05's augmentation (:func:`course_utils.final_runs.train_augmented`, the full
   forward pass every epoch; ``--augment-epochs`` at most, the same patience).
 
 Each recipe's entry also holds ``val_flip_averaged`` and ``test_flip_averaged``: the accuracy when
@@ -100,8 +100,9 @@ def run_seed(seed, args):
 
     from course_utils import training
     from course_utils.data import load_flowers
+    from course_utils.final_runs import train_augmented, train_mirrored
     from course_utils.model import build_model
-    from course_utils.tuning import cache_depths, search_fine_tuning, train_augmented, train_mirrored
+    from course_utils.tuning import cache_depths, search_fine_tuning
 
     def test_accuracy(model, base):
         return training.evaluate_cached(model, data, "test", base=base)["accuracy"]

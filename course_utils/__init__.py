@@ -20,6 +20,7 @@ Data, model, training
     ``recipe``         what a fast path trains with: the learner's ``compile`` or the defaults
     ``training``       cached feature extraction and fine-tuning, lesson models, FreezeLab's ``train_fn``
     ``tuning``         lesson 06's search over unfreeze depth x learning rate, chosen on validation
+    ``final_runs``     the search choice trained again: on mirrored photos (cached) or with augmentation
     ``augmentation``   lesson 05's with / without augmentation measurement
     ``small_data``     training on few photos: minimums, enough steps, a k-fold estimate
     ``own_photos``     lesson 10's photo studio (the learner's own classes)

@@ -61,7 +61,6 @@ it with and without on the same split seeds.
 ``best_epoch``, ``seconds``, ``epochs_run``, ``stopped`` (arrays of shape
 ``(len(depths), len(learning_rates))``), ``best``, ``describe()``.
 """
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -75,6 +74,7 @@ from . import config
 from .activations import cached_activations, head_boundary, unfreeze_boundary
 from .config import get_settings
 from .errors import CourseError
+from .final_runs import _early_stopping, train_augmented, train_mirrored
 from .messages import percent, t
 from .validate import int_at_least, is_int, keras_model
 
@@ -300,21 +300,6 @@ class _Prune(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _early_stopping(patience):
-    return keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
-                                         restore_best_weights=True)
-
-
-def default_augmentation(seed=None):
-    """Lesson 05's augmentation layers (config ``AUGMENT_*``), seeded."""
-    seed = get_settings().seed if seed is None else int(seed)
-    return keras.Sequential([
-        keras.layers.RandomFlip(config.AUGMENT_FLIP, seed=seed),
-        keras.layers.RandomRotation(config.AUGMENT_ROTATION, seed=seed + 1),
-        keras.layers.RandomZoom(config.AUGMENT_ZOOM, seed=seed + 2),
-    ], name="augmentation")
-
-
 def _run_order(depths, learning_rates):
     """Shallow depths first; within a depth the higher rates first (see the module docstring)."""
     return [(i, j) for i in range(len(depths))
@@ -424,91 +409,3 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
     if verbose:
         print(result.describe(), flush=True)
     return result
-
-
-def train_augmented(model, base_model, data, depth, learning_rate, max_epochs, patience, seed):
-    """Fine-tune ``model`` (from its current weights) at one configuration with lesson 05's
-    augmentation and early stopping on validation; the model keeps the best epoch's weights.
-
-    Augmentation changes the pixels every epoch, so this goes through the whole network
-    (``fine_tune_cached`` falls back to ``model.fit``). Returns a dict: ``val_accuracy``,
-    ``best_epoch``, ``epochs_run``, ``seconds``, ``history``.
-    """
-    from .training import fine_tune_cached
-
-    start = time.perf_counter()
-    keras.utils.set_random_seed(seed)
-    history = fine_tune_cached(model, base_model, data, unfreeze=depth, learning_rate=learning_rate,
-                               epochs=max_epochs, verbose=0, seed=seed, use_compiled=False,
-                               augmentation=default_augmentation(seed),
-                               callbacks=[_early_stopping(patience)])
-    accs = [float(a) for a in history.history.get("val_accuracy", [])]
-    k = int(np.argmax(accs))
-    return {"augmented": True, "depth": int(depth), "learning_rate": float(learning_rate),
-            "val_accuracy": accs[k], "best_epoch": k + 1, "kept_epoch": k + 1, "epochs_run": len(accs),
-            "seconds": time.perf_counter() - start,
-            "history": {key: [float(v) for v in values] for key, values in history.history.items()}}
-
-
-def cosine_rate(learning_rate, steps):
-    """A learning rate that falls from ``learning_rate`` to 0 along half a cosine over ``steps`` updates."""
-    return keras.optimizers.schedules.CosineDecay(float(learning_rate), int(steps))
-
-
-class _RateLog(keras.callbacks.Callback):
-    """Records the optimizer's learning rate at the end of every epoch."""
-
-    def __init__(self):
-        super().__init__()
-        self.rates = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
-
-
-def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None, decay=None,
-                   keep_last=None):
-    """Fine-tune ``model`` (from its current weights) at one configuration on the training photos
-    plus their mirror images, on the cache; the model keeps its last or its best validation epoch.
-
-    ``epochs`` defaults to config's ``TUNE_MIRROR_EPOCHS`` (fast mode: ``TUNE_FAST_MIRROR_EPOCHS``);
-    every epoch runs. ``keep_last`` (default ``TUNE_MIRROR_KEEP_LAST``): the model keeps the last
-    epoch's weights; ``False``: ``EarlyStopping(restore_best_weights=True)`` with that patience puts
-    back the best validation epoch's. ``decay`` (default ``TUNE_MIRROR_DECAY``): the learning rate
-    starts at ``learning_rate`` and falls to 0 along half a cosine over the run's updates
-    (:func:`cosine_rate`); ``False`` keeps it constant. Returns a dict: ``mirrored``, ``decay``,
-    ``keep_last``, ``kept_epoch`` and its ``val_accuracy``, ``best_epoch`` and its
-    ``best_val_accuracy``, ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``,
-    ``learning_rates`` (the rate at the end of each epoch), ``history``.
-    """
-    from .recipe import compile_adam, default_loss, mark_course_compiled
-    from .training import check_lr, fine_tune_cached
-
-    fast = get_settings().fast
-    epochs = _int_setting(epochs, config.TUNE_FAST_MIRROR_EPOCHS if fast else config.TUNE_MIRROR_EPOCHS,
-                          "tuning.bad_epochs")
-    learning_rate = check_lr(learning_rate)  # fine_tune_cached gets the compiled rate, so check it here
-    decay = config.TUNE_MIRROR_DECAY if decay is None else bool(decay)
-    keep_last = config.TUNE_MIRROR_KEEP_LAST if keep_last is None else bool(keep_last)
-    seed = data.seed if seed is None else int(seed)
-    start = time.perf_counter()
-    mirrored = data.with_mirrored_training()
-    steps = epochs * math.ceil(len(mirrored.y_train) / mirrored.batch_size)
-    keras.utils.set_random_seed(seed)
-    # fine_tune_cached trains with what the model is compiled with: Adam with this rate or schedule
-    compile_adam(model, cosine_rate(learning_rate, steps) if decay else learning_rate, default_loss(data))
-    rates = _RateLog()
-    history = fine_tune_cached(model, base_model, mirrored, unfreeze=depth, learning_rate=None,
-                               epochs=epochs, verbose=0, seed=seed, use_compiled=True,
-                               callbacks=[rates] if keep_last else [_early_stopping(epochs), rates])
-    compile_adam(model, learning_rate, default_loss(data))
-    mark_course_compiled(model)
-    accs = [float(a) for a in history.history.get("val_accuracy", [])]
-    k = int(np.argmax(accs))
-    kept = len(accs) - 1 if keep_last else k
-    return {"mirrored": True, "decay": decay, "depth": int(depth), "learning_rate": float(learning_rate),
-            "keep_last": keep_last, "kept_epoch": kept + 1, "val_accuracy": accs[kept],
-            "best_epoch": k + 1, "best_val_accuracy": accs[k], "epochs_run": len(accs),
-            "n_train": int(len(mirrored.y_train)), "seconds": time.perf_counter() - start,
-            "learning_rates": rates.rates,
-            "history": {key: [float(v) for v in values] for key, values in history.history.items()}}

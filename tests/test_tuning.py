@@ -9,10 +9,11 @@ import pytest
 from course_utils import training
 from course_utils.data import FlowerData, load_flowers
 from course_utils.errors import CourseError
+from course_utils.final_runs import train_mirrored
 from course_utils.messages import t
 from course_utils.model import build_model, current_depth, unfreeze_last
 from course_utils.recipe import default_loss
-from course_utils.tuning import choice_key, search_fine_tuning, train_mirrored
+from course_utils.tuning import choice_key, search_fine_tuning
 
 SEED = 3
 DEPTHS = (20, 38)

@@ -94,6 +94,43 @@ def flip_averaged_accuracy(model, base, data, split):
     return accuracy(flip_averaged_probs(model, base, data, split), data.split(split)[1])
 
 
+def epoch_snapshots(model):
+    """A Keras callback that keeps a copy of ``model``'s weights after every epoch (``.weights``); the cached
+    path trains a top model that shares ``model``'s layers, so the callback's own ``self.model`` is that top."""
+    import keras
+
+    class Snapshots(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append([np.array(w, copy=True) for w in model.get_weights()])
+
+    return Snapshots()
+
+
+def halves_comparison(val_probs, labels, rounds=50, seed=0):
+    """Validation only: which epoch rule of the mirrored run does better on photos it did not choose on.
+
+    ``val_probs``: the validation class probabilities after each epoch. ``rounds`` times the validation
+    photos are split into two random halves; on each half, the accuracy of the last epoch and that of the
+    epoch with the best accuracy on the *other* half are measured. Returns the mean of each over all
+    halves: ``{"last": ..., "best_on_other_half": ...}``.
+    """
+    hits = np.stack([np.argmax(p, axis=1) == labels for p in val_probs])  # (epochs, photos)
+    rng = np.random.default_rng(seed)
+    last, best = [], []
+    for _ in range(rounds):
+        order = rng.permutation(len(labels))
+        halves = order[: len(labels) // 2], order[len(labels) // 2:]
+        for pick, score in (halves, halves[::-1]):
+            chosen = int(np.argmax(hits[:, pick].mean(axis=1)))  # the first best epoch, as EarlyStopping keeps
+            last.append(hits[-1, score].mean())
+            best.append(hits[chosen, score].mean())
+    return {"last": float(np.mean(last)), "best_on_other_half": float(np.mean(best))}
+
+
 def run_seed(seed, args):
     """One split seed: feature extraction, then the source recipe, the tuned search, the augmented run."""
     import keras
@@ -101,6 +138,7 @@ def run_seed(seed, args):
     from course_utils import training
     from course_utils.data import load_flowers
     from course_utils.final_runs import train_augmented, train_mirrored
+    from course_utils.metrics import accuracy
     from course_utils.model import build_model
     from course_utils.tuning import cache_depths, search_fine_tuning
 
@@ -145,8 +183,16 @@ def run_seed(seed, args):
                     "search": result.to_dict()}
 
     model.set_weights(head)
+    snapshots = epoch_snapshots(model)
     final = train_mirrored(model, base, data, *result.best, args.mirror_epochs, seed, args.mirror_decay,
-                           args.mirror_keep_last)
+                           args.mirror_keep_last, [snapshots])
+    kept = [np.array(w, copy=True) for w in model.get_weights()]
+    per_epoch = {"val": [], "test": []}  # each epoch's probabilities: both epoch rules, measured
+    for weights in snapshots.weights:
+        model.set_weights(weights)
+        for split in per_epoch:
+            per_epoch[split].append(training.predict_cached(model, data, split, base=base))
+    model.set_weights(kept)
     row["mirrored"] = {**scored(test_accuracy(model, base), n), **with_flips(model, base), "depth": result.best[0],
                        "learning_rate": result.best[1], "best_epoch": final["best_epoch"],
                        "kept_epoch": final["kept_epoch"], "keep_last": final["keep_last"],
@@ -154,6 +200,8 @@ def run_seed(seed, args):
                        "epochs_run": final["epochs_run"], "val": final["val_accuracy"],
                        "n_train": final["n_train"], "seconds": final["seconds"],
                        "val_history": final["history"]["val_accuracy"], "decay": final["decay"],
+                       "test_history": [accuracy(p, data.y_test) for p in per_epoch["test"]],
+                       "halves": halves_comparison(per_epoch["val"], np.asarray(data.y_val)),
                        # what --recipe tuned makes a learner wait for, after the photos are loaded
                        "pipeline_seconds": fe_seconds + search_seconds + final["seconds"]}
 
@@ -206,6 +254,17 @@ def table(rows, summary):
     return "\n".join(lines)
 
 
+def halves_table(rows):
+    """Markdown: the mirrored run's two epoch rules, on validation halves (the choice) and on test (the record)."""
+    lines = ["| split seed | halves: last epoch | halves: best epoch of the other half | test: last epoch "
+             "| test: best validation epoch |", "|---|---|---|---|---|"]
+    for row in rows:
+        mir = row["mirrored"]
+        lines.append(f"| {row['seed']} | {mir['halves']['last']:.2%} | {mir['halves']['best_on_other_half']:.2%} | "
+                     f"{mir['test_history'][-1]:.2%} | {mir['test_history'][mir['best_epoch'] - 1]:.2%} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("COURSE_DATA_DIR", DEFAULT_DATA))
@@ -254,6 +313,7 @@ def main(argv=None):
                "load_average_start": started, "load_average_end": load_average(),
                "runs": rows, "summary": summary}
     print(table(rows, summary))
+    print(halves_table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"JSON: {args.out}")

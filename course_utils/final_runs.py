@@ -79,7 +79,7 @@ class _RateLog(keras.callbacks.Callback):
 
 
 def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None, decay=None,
-                   keep_last=None):
+                   keep_last=None, callbacks=()):
     """Fine-tune ``model`` (from its current weights) at one configuration on the training photos
     plus their mirror images, on the cache; the model keeps its last or its best validation epoch.
 
@@ -91,7 +91,8 @@ def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, s
     (:func:`cosine_rate`); ``False`` keeps it constant. Returns a dict: ``mirrored``, ``decay``,
     ``keep_last``, ``kept_epoch`` and its ``val_accuracy``, ``best_epoch`` and its
     ``best_val_accuracy``, ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``,
-    ``learning_rates`` (the rate at the end of each epoch), ``history``.
+    ``learning_rates`` (the rate at the end of each epoch), ``history``. ``callbacks`` (Keras callbacks)
+    are passed to ``fit`` as well.
     """
     from .recipe import compile_adam, default_loss, mark_course_compiled
     from .training import check_lr, fine_tune_cached
@@ -112,7 +113,8 @@ def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, s
     rates = _RateLog()
     history = fine_tune_cached(model, base_model, mirrored, unfreeze=depth, learning_rate=None,
                                epochs=epochs, verbose=0, seed=seed, use_compiled=True,
-                               callbacks=[rates] if keep_last else [_early_stopping(epochs), rates])
+                               callbacks=([rates] if keep_last else [_early_stopping(epochs), rates])
+                               + list(callbacks))
     compile_adam(model, learning_rate, default_loss(data))
     mark_course_compiled(model)
     accs = [float(a) for a in history.history.get("val_accuracy", [])]

@@ -345,6 +345,25 @@ def test_benchmark_core_on_a_tiny_subset(photos_dir, weights_path, tmp_path):
         row["fe_seconds"] + row["tuned"]["search_seconds"] + mirrored["seconds"])
     table = bench_tuned.table(results["runs"], results["summary"])
     assert f"| 5 | {bench_tuned._cell(row['source'])} | {bench_tuned._cell(row['tuned'])} |" in table
+    # both epoch rules measured: the kept epoch's test accuracy is the row's, each epoch's is recorded
+    assert len(mirrored["test_history"]) == 2
+    assert mirrored["test_history"][mirrored["kept_epoch"] - 1] == mirrored["test"]
+    assert set(mirrored["halves"]) == {"last", "best_on_other_half"}
+    assert f"| 5 | {mirrored['halves']['last']:.2%} |" in bench_tuned.halves_table(results["runs"])
+
+
+def test_benchmark_halves_comparison():
+    """The epoch rules on validation halves: the last epoch scored as it is, the best epoch chosen on the other half."""
+    bench_tuned = _bench_tuned()
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    right, wrong = np.eye(2)[labels], np.eye(2)[1 - labels]
+    assert bench_tuned.halves_comparison([right, wrong], labels) == {"last": 0.0, "best_on_other_half": 1.0}
+    assert bench_tuned.halves_comparison([wrong, right], labels) == {"last": 1.0, "best_on_other_half": 1.0}
+    # epoch 1 right on the first half of the photos only, epoch 2 on none: whichever half chooses, it picks
+    # epoch 1, which the other half scores at the share of first-half photos it holds; the mean is 1/2
+    half = np.where((np.arange(6) < 3)[:, None], right, wrong)
+    got = bench_tuned.halves_comparison([half, wrong], labels, rounds=200)
+    assert got["last"] == 0.0 and got["best_on_other_half"] == pytest.approx(0.5)
 
 
 def test_benchmark_flip_averaged_accuracy_matches_model_predict(trained, data):

@@ -48,8 +48,9 @@ best weights (early stopping on validation as above), described in ``result.fina
 ``mirror=True`` instead trains the chosen configuration again, from the same starting weights,
 on the training photos **plus their mirror images** (left to right,
 :meth:`course_utils.data.FlowerData.with_mirrored_training`) for ``TUNE_MIRROR_EPOCHS`` epochs,
-keeping the epoch with the best validation accuracy (:func:`train_mirrored`); its learning rate
-falls from the chosen one to 0 along half a cosine (``TUNE_MIRROR_DECAY``). A flower seen in
+keeping its last epoch (``TUNE_MIRROR_KEEP_LAST``; off: the best validation epoch), with a learning
+rate falling from the chosen one to 0 along half a cosine (``TUNE_MIRROR_DECAY``;
+:func:`course_utils.final_runs.train_mirrored`). A flower seen in
 a mirror is still the same flower, and the mirrored photos are fixed, so their activations are
 computed once, like the others': this augmentation stays on the cache (one more forward pass,
 over the mirror images only, then twice as many photos per epoch). ``python -m course_utils train

@@ -75,7 +75,7 @@ TUNE_PRUNE_MARGIN = 0.03  # ... when its best validation accuracy is more than t
 TUNE_RECIPE_DEPTHS = (20, 38)  # train --recipe tuned: the corner of the grid above that the 3 x 3 search chose from
 TUNE_RECIPE_LEARNING_RATES = (1e-4, 3e-4)  # on split seeds 42, 1 and 2 (benchmarks/README.md); fast mode: TUNE_FAST_*
 TUNE_MIRROR_EPOCHS, TUNE_FAST_MIRROR_EPOCHS = 6, 2  # the chosen configuration trained again on the training
-# photos plus their mirror images (cached), the best validation epoch kept (final_runs.train_mirrored)
+# photos plus their mirror images (cached; final_runs.train_mirrored)
 TUNE_MIRROR_DECAY = True  # that run's learning rate falls from the chosen one to 0 along half a cosine
 TUNE_MIRROR_KEEP_LAST = True  # that run keeps its last epoch (False: its best validation epoch); chosen on validation
 # halves of split seeds 5, 6, 7 (benchmarks/README.md)

@@ -75,9 +75,9 @@ from . import config
 from .activations import cached_activations, head_boundary, unfreeze_boundary
 from .config import get_settings
 from .errors import CourseError
-from .final_runs import _early_stopping, train_augmented, train_mirrored
+from .final_runs import _early_stopping, _int_setting, train_augmented, train_mirrored
 from .messages import percent, t
-from .validate import int_at_least, is_int, keras_model
+from .validate import is_int, keras_model
 
 PATIENCE, MAX_EPOCHS, PRUNED = "patience", "max_epochs", "pruned"
 
@@ -277,10 +277,6 @@ def cache_depths(model, base_model, data, depths=None, verbose=1):
     if set(data.activation_cache().entries) <= before:
         return 0.0
     return time.perf_counter() - start
-
-
-def _int_setting(value, default, key):
-    return int_at_least(default if value is None else value, 1, key)
 
 
 # ---------------------------------------------------------------- the search

@@ -49,6 +49,8 @@ def solved_end(cells):
     last = max(i for i, c in enumerate(cells) if c.get("metadata", {}).get("exercise"))
     after = [i for i in range(last + 1, len(cells)) if cells[i]["cell_type"] == "code"]
     return (after[0] if after else last) + 1
+
+
 CASES = [("shipped", p.name) for p in NOTEBOOKS] + [("solved", p.name) for p in WITH_EXERCISES]
 
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils import training
+from course_utils import config, training
 from course_utils.data import FlowerData, load_flowers
 from course_utils.errors import CourseError
 from course_utils.final_runs import train_mirrored
@@ -55,7 +55,6 @@ def independent_run(model, base, data, start, depth, lr, epochs, cosine=False):
                       loss=default_loss(data), metrics=["accuracy"])
     history = training.fine_tune_cached(model, base, data, unfreeze=depth, learning_rate=None if cosine else lr,
                                         epochs=epochs, verbose=0, seed=SEED, use_compiled=cosine)
-    independent_run.weights = [np.array(w, copy=True) for w in model.get_weights()]  # after its last epoch
     return [float(v) for v in history.history["val_accuracy"]]
 
 
@@ -190,8 +189,6 @@ def test_mirrored_activations_run_only_the_mirror_images(trained, data, monkeypa
 def test_mirrored_final_run(trained, data):
     """mirror=True: the choice trained again from the start weights on photos + mirror images, the
     epoch config says kept; the same run as fine_tune_cached on an independently mirrored copy."""
-    from course_utils import config
-
     model, base, start = trained
     model.set_weights(start)
     result = search_fine_tuning(model, base, data, (20,), (1e-4,), seed=SEED, verbose=0,
@@ -228,12 +225,13 @@ def test_mirrored_run_keeps_the_last_or_the_best_epoch(trained, data, keep_last)
     kept = [np.array(w, copy=True) for w in model.get_weights()]
     val = training.evaluate_cached(model, data, "val", base=base)["accuracy"]
     curve = independent_run(model, base, mirrored_copy(data), start, 20, 3e-4, 3)
+    last = model.get_weights()  # the independent run leaves the model after its last epoch
     assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
     best = int(np.argmax(curve)) + 1
     assert (final["keep_last"], final["kept_epoch"], final["best_epoch"]) == (keep_last, 3 if keep_last else best, best)
     assert val == pytest.approx(final["val_accuracy"], abs=1e-6) == curve[final["kept_epoch"] - 1]
     if keep_last:
-        for a, b in zip(kept, independent_run.weights):
+        for a, b in zip(kept, last):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     else:
         assert final["val_accuracy"] == max(curve)

@@ -125,8 +125,9 @@ def cmd_train(args):
             "ft_epochs": ft_epochs, "unfreeze": unfreeze, "source": data.source,
             "recipe": args.recipe}
     if args.recipe == "tuned":
-        from .tuning import cache_depths
+        from .tuning import cache_depths, check_grid
 
+        check_grid(base, tune["depths"], tune["learning_rates"])  # before minutes of training, not after
         cache_depths(model, base, data, tune["depths"], verbose=bars)  # one pass for FE and the search
     if fe_epochs:
         start = time.perf_counter()

@@ -211,7 +211,8 @@ def _seconds(seconds):
 
 # ---------------------------------------------------------------- checks
 
-def _check_grid(base, depths, learning_rates):
+def check_grid(base, depths, learning_rates):
+    """``(depths, learning_rates)`` as tuples, checked against ``base`` (one Polish line when not)."""
     if isinstance(depths, (str, bytes)) or not hasattr(depths, "__iter__"):
         raise CourseError(t("tuning.bad_grid", name="depths", value=depths))
     if isinstance(learning_rates, (str, bytes)) or not hasattr(learning_rates, "__iter__"):
@@ -332,7 +333,7 @@ def search_fine_tuning(model, base_model, data, depths=None, learning_rates=None
 
     fast = get_settings().fast
     _check_inputs(model, base_model, data)
-    depths, learning_rates = _check_grid(base_model, *default_grid(depths, learning_rates))
+    depths, learning_rates = check_grid(base_model, *default_grid(depths, learning_rates))
     max_epochs = _int_setting(max_epochs, config.TUNE_FAST_MAX_EPOCHS if fast else config.TUNE_MAX_EPOCHS,
                               "tuning.bad_epochs")
     patience = _int_setting(patience, config.TUNE_FAST_PATIENCE if fast else config.TUNE_PATIENCE,

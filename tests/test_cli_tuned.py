@@ -132,12 +132,14 @@ def test_bad_values_are_one_polish_line(env, tmp_path, extra, key, fields):
 
 
 def test_out_of_range_depth_is_the_engine_message(env, tmp_path):
+    """A depth the base does not have stops the command before any training, with the engine's message."""
     result = run_cli(["train", "--data-dir", str(PHOTOS), "--out", str(tmp_path / "m.keras"),
                       "--weights", str(WEIGHTS), "--image-size", SIZE, "--per-class", PER_CLASS,
                       "--fe-epochs", "1", "--recipe", "tuned", "--tune-depths", "500"], env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "❌ " + t("tuning.bad_depth", value=500, max=154)
     assert "Traceback" not in result.stderr
+    assert t("cli.fe_done", acc="", epochs=1, seconds=0).split(":")[0] not in result.stdout  # nothing trained
 
 
 

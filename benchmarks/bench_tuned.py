@@ -11,11 +11,11 @@ weights:
   (early stopping on validation, ``--max-epochs``, ``--patience``); the chosen run's weights are
   the final model, judged once on the test split;
 * **mirrored**: the tuned choice trained again from the same head weights on the training photos
-  plus their mirror images, still on the cache (:func:`course_utils.final_runs.train_mirrored`,
-  ``--mirror-epochs``, the rate falling to 0 along half a cosine unless ``--no-mirror-decay``, the last
-  epoch kept with ``--mirror-keep-last``, the best validation epoch with ``--no-mirror-keep-last``; default
-  ``config.TUNE_MIRROR_KEEP_LAST``): what ``python -m course_utils train
-  --recipe tuned`` does by default;
+  plus their mirror images (and ``--mirror-crops`` random crops of each), still on the cache
+  (:func:`course_utils.final_runs.train_mirrored`, ``--mirror-epochs``, the rate falling to 0 along half
+  a cosine unless ``--no-mirror-decay``, the last epoch kept with ``--mirror-keep-last``, the best
+  validation epoch with ``--no-mirror-keep-last``; default ``config.TUNE_MIRROR_KEEP_LAST``): what
+  ``python -m course_utils train --recipe tuned`` does by default;
 * **augmented** (seeds in ``--augment-seeds``): the tuned choice trained again from the same head
   weights with lesson 05's augmentation (:func:`course_utils.final_runs.train_augmented`, the full
   forward pass every epoch; ``--augment-epochs`` at most, the same patience).
@@ -185,7 +185,7 @@ def run_seed(seed, args):
     model.set_weights(head)
     snapshots = epoch_snapshots(model)
     final = train_mirrored(model, base, data, *result.best, args.mirror_epochs, seed, args.mirror_decay,
-                           args.mirror_keep_last, [snapshots])
+                           args.mirror_keep_last, [snapshots], args.mirror_crops)
     kept = [np.array(w, copy=True) for w in model.get_weights()]
     per_epoch = {"val": [], "test": []}  # each epoch's probabilities: both epoch rules, measured
     for weights in snapshots.weights:
@@ -200,6 +200,7 @@ def run_seed(seed, args):
                        "epochs_run": final["epochs_run"], "val": final["val_accuracy"],
                        "n_train": final["n_train"], "seconds": final["seconds"],
                        "val_history": final["history"]["val_accuracy"], "decay": final["decay"],
+                       "crops": final["crops"],
                        "test_history": [accuracy(p, data.y_test) for p in per_epoch["test"]],
                        "halves": halves_comparison(per_epoch["val"], np.asarray(data.y_val)),
                        # what --recipe tuned makes a learner wait for, after the photos are loaded
@@ -284,6 +285,8 @@ def main(argv=None):
                         help="seeds that also run the augmented variant (default: the first seed)")
     parser.add_argument("--augment-epochs", type=int, default=config.TUNE_MAX_EPOCHS)
     parser.add_argument("--mirror-epochs", type=int, default=config.TUNE_MIRROR_EPOCHS)
+    parser.add_argument("--mirror-crops", type=int, default=config.TUNE_MIRROR_CROPS,
+                        help="random crops of each training photo added to the mirrored run's photos")
     parser.add_argument("--mirror-decay", action=argparse.BooleanOptionalAction, default=config.TUNE_MIRROR_DECAY,
                         help="the mirrored run's learning rate falls to 0 along half a cosine")
     parser.add_argument("--mirror-keep-last", action=argparse.BooleanOptionalAction,

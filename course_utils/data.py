@@ -63,19 +63,25 @@ class FlowerData:
             self._activations = ActivationCache()
         return self._activations
 
-    def with_mirrored_training(self):
-        """A copy whose training split also holds every training photo mirrored left to right.
+    def with_training_copies(self, copies):
+        """A copy whose training split also holds ``copies`` (``{tag: photos}``, each array row by row the
+        training photos changed: same labels; names get `` (tag)``).
 
         Validation and test stay the same arrays, and the copy shares this object's activation
         cache, so their cached activations are reused; so are the original training photos'
-        (:meth:`prefix_of`): only the mirror images run through the network.
+        (:meth:`prefix_of`): only the copies run through the network.
         """
-        mirrored = replace(self, x_train=np.concatenate([self.x_train, self.x_train[:, :, ::-1]]),
-                           y_train=np.concatenate([self.y_train, self.y_train]),
-                           names_train=[*self.names_train, *(f"{n} (mirrored)" for n in self.names_train)])
-        mirrored._activations = self.activation_cache()
-        mirrored._train_prefix = self.x_train
-        return mirrored
+        copy = replace(self, x_train=np.concatenate([self.x_train, *copies.values()]),
+                       y_train=np.concatenate([self.y_train] * (1 + len(copies))),
+                       names_train=[*self.names_train, *(f"{n} ({tag})" for tag in copies for n in self.names_train)])
+        copy._activations = self.activation_cache()
+        copy._train_prefix = self.x_train
+        return copy
+
+    def with_mirrored_training(self):
+        """A copy whose training split also holds every training photo mirrored left to right
+        (:meth:`with_training_copies`)."""
+        return self.with_training_copies({"mirrored": self.x_train[:, :, ::-1]})
 
     def prefix_of(self, split):
         """The photo array (of another FlowerData sharing the cache) whose rows begin ``split``, or None."""

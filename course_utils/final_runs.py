@@ -1,9 +1,9 @@
 """The chosen configuration's final run after the search (:mod:`course_utils.tuning`).
 
-:func:`train_mirrored`: trained again on the training photos plus their mirror images, on the
-cache, its learning rate falling along half a cosine (:func:`cosine_rate`), the last or the best
-validation epoch kept; :func:`train_augmented`: trained again with lesson 05's augmentation
-(:func:`default_augmentation`), through the whole network.
+:func:`train_mirrored`: trained again on the training photos plus their mirror images (and random
+crops, :func:`crop_copies`), on the cache, its learning rate falling along half a cosine
+(:func:`cosine_rate`), the last or the best validation epoch kept; :func:`train_augmented`: trained
+again with lesson 05's augmentation (:func:`default_augmentation`), through the whole network.
 """
 import math
 import time
@@ -62,6 +62,28 @@ def train_augmented(model, base_model, data, depth, learning_rate, max_epochs, p
             "history": {key: [float(v) for v in values] for key, values in history.history.items()}}
 
 
+def crop_copies(photos, seed, low=None):
+    """One random square crop of every photo, its side a uniform share of [``low``, 1] of the photo's
+    (config ``TUNE_CROP_LOW``), at a random place, mirrored left to right at random, resized back to
+    the photo's size (bilinear): fixed photos, so their activations can be cached like the mirror images'."""
+    import tensorflow as tf
+
+    low = config.TUNE_CROP_LOW if low is None else float(low)
+    rng = np.random.default_rng(seed)
+    n = len(photos)
+    side = rng.uniform(low, 1.0, n)
+    top, left = rng.uniform(0, 1, n) * (1 - side), rng.uniform(0, 1, n) * (1 - side)
+    boxes = np.stack([top, left, top + side, left + side], axis=1).astype("float32")
+    flip = rng.random(n) < 0.5
+    boxes[flip] = boxes[flip][:, [0, 3, 2, 1]]  # x1 > x2: crop_and_resize mirrors the crop
+    out = np.empty_like(photos)
+    for i in range(0, n, 256):  # in chunks: float32 copies of all photos would take 4x their memory
+        crops = tf.image.crop_and_resize(tf.cast(photos[i:i + 256], tf.float32), boxes[i:i + 256],
+                                         tf.range(len(boxes[i:i + 256])), photos.shape[1:3])
+        out[i:i + 256] = np.clip(np.round(crops.numpy()), 0, 255).astype(photos.dtype)
+    return out
+
+
 def cosine_rate(learning_rate, steps):
     """A learning rate that falls from ``learning_rate`` to 0 along half a cosine over ``steps`` updates."""
     return keras.optimizers.schedules.CosineDecay(float(learning_rate), int(steps))
@@ -79,16 +101,17 @@ class _RateLog(keras.callbacks.Callback):
 
 
 def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, seed=None, decay=None,
-                   keep_last=None, callbacks=()):
+                   keep_last=None, callbacks=(), crops=None):
     """Fine-tune ``model`` (from its current weights) at one configuration on the training photos
     plus their mirror images, on the cache; the model keeps its last or its best validation epoch.
 
-    ``epochs`` defaults to config's ``TUNE_MIRROR_EPOCHS`` (fast mode: ``TUNE_FAST_MIRROR_EPOCHS``);
-    every epoch runs. ``keep_last`` (default ``TUNE_MIRROR_KEEP_LAST``): the model keeps the last
-    epoch's weights; ``False``: ``EarlyStopping(restore_best_weights=True)`` with that patience puts
-    back the best validation epoch's. ``decay`` (default ``TUNE_MIRROR_DECAY``): the learning rate
-    starts at ``learning_rate`` and falls to 0 along half a cosine over the run's updates
-    (:func:`cosine_rate`); ``False`` keeps it constant. Returns a dict: ``mirrored``, ``decay``,
+    ``crops`` (default ``TUNE_MIRROR_CROPS``): that many more copies of the training photos, each a
+    random crop (:func:`crop_copies`). ``epochs`` defaults to config's ``TUNE_MIRROR_EPOCHS`` (fast mode:
+    ``TUNE_FAST_MIRROR_EPOCHS``); every epoch runs. ``keep_last`` (default ``TUNE_MIRROR_KEEP_LAST``):
+    the model keeps the last epoch's weights; ``False``: ``EarlyStopping(restore_best_weights=True)``
+    with that patience puts back the best validation epoch's. ``decay`` (default ``TUNE_MIRROR_DECAY``):
+    the learning rate starts at ``learning_rate`` and falls to 0 along half a cosine over the run's updates
+    (:func:`cosine_rate`); ``False`` keeps it constant. Returns a dict: ``mirrored``, ``crops``, ``decay``,
     ``keep_last``, ``kept_epoch`` and its ``val_accuracy``, ``best_epoch`` and its
     ``best_val_accuracy``, ``epochs_run``, ``n_train`` (photos per epoch), ``seconds``,
     ``learning_rates`` (the rate at the end of each epoch), ``history``. ``callbacks`` (Keras callbacks)
@@ -105,7 +128,10 @@ def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, s
     keep_last = config.TUNE_MIRROR_KEEP_LAST if keep_last is None else bool(keep_last)
     seed = data.seed if seed is None else int(seed)
     start = time.perf_counter()
-    mirrored = data.with_mirrored_training()
+    crops = config.TUNE_MIRROR_CROPS if crops is None else int_at_least(crops, 0, "tuning.bad_crops")
+    mirrored = data.with_training_copies({"mirrored": data.x_train[:, :, ::-1],
+                                          **{f"crop {i + 1}": crop_copies(data.x_train, seed + 1000 * (i + 1))
+                                             for i in range(crops)}})
     steps = epochs * math.ceil(len(mirrored.y_train) / mirrored.batch_size)
     keras.utils.set_random_seed(seed)
     # fine_tune_cached trains with what the model is compiled with: Adam with this rate or schedule
@@ -120,7 +146,8 @@ def train_mirrored(model, base_model, data, depth, learning_rate, epochs=None, s
     accs = [float(a) for a in history.history.get("val_accuracy", [])]
     k = int(np.argmax(accs))
     kept = len(accs) - 1 if keep_last else k
-    return {"mirrored": True, "decay": decay, "depth": int(depth), "learning_rate": float(learning_rate),
+    return {"mirrored": True, "crops": crops, "decay": decay, "depth": int(depth),
+            "learning_rate": float(learning_rate),
             "keep_last": keep_last, "kept_epoch": kept + 1, "val_accuracy": accs[kept],
             "best_epoch": k + 1, "best_val_accuracy": accs[k], "epochs_run": len(accs),
             "n_train": int(len(mirrored.y_train)), "seconds": time.perf_counter() - start,

@@ -156,7 +156,7 @@ class SearchResult:
             lines.append(t("tuning.describe_mirrored", acc=percent(f["val_accuracy"]),
                            epoch=f["kept_epoch"], epochs=f["epochs_run"], n=f["n_train"],
                            seconds=_seconds(f["seconds"]), search=percent(acc), rate=mirrored_rate_text(f),
-                           kept=mirrored_kept_text(f)))
+                           kept=mirrored_kept_text(f), copies=mirrored_copies_text(f)))
         elif self.final is not None:
             f = self.final
             lines.append(t("tuning.describe_augmented", acc=percent(f["val_accuracy"]),
@@ -187,6 +187,12 @@ def mirrored_rate_text(final):
     """How the mirrored run's learning rate went: falling along a cosine, or constant."""
     key = "tuning.rate_cosine" if final.get("decay") else "tuning.rate_constant"
     return t(key, lr=lr_text(final["learning_rate"]))
+
+
+def mirrored_copies_text(final):
+    """What the mirrored run trained on besides the photos: their mirror images (and random crops)."""
+    crops = final.get("crops", 0)
+    return t("tuning.copies_cropped", k=crops) if crops else t("tuning.copies_mirrored")
 
 
 def mirrored_kept_text(final):

@@ -9,7 +9,14 @@ from course_utils import config, training
 from course_utils.data import load_flowers
 from course_utils.messages import t
 from course_utils.model import build_base, load_trained
-from course_utils.tuning import choice_key, lr_text, mirrored_kept_text, mirrored_rate_text, percent
+from course_utils.tuning import (
+    choice_key,
+    lr_text,
+    mirrored_copies_text,
+    mirrored_kept_text,
+    mirrored_rate_text,
+    percent,
+)
 
 SIZE, PER_CLASS, SEED = "96", "50", "4"  # 50 photos per class: a real validation split (not small-data mode)
 
@@ -68,7 +75,8 @@ def test_tuned_model_is_the_mirrored_run_of_the_choice(tuned):
     assert final["mirrored"] and meta["final_run"] == "mirrored"
     assert (final["depth"], final["learning_rate"]) == (meta["unfreeze"], meta["ft_learning_rate"])
     curve = final["history"]["val_accuracy"]
-    assert final["n_train"] == 2 * len(data.y_train) and meta["ft_epochs"] == final["kept_epoch"]
+    assert final["crops"] == config.TUNE_MIRROR_CROPS
+    assert final["n_train"] == (2 + final["crops"]) * len(data.y_train) and meta["ft_epochs"] == final["kept_epoch"]
     assert final["keep_last"] is config.TUNE_MIRROR_KEEP_LAST
     assert final["kept_epoch"] == (len(curve) if final["keep_last"] else int(np.argmax(curve)) + 1)
     assert final["val_accuracy"] == curve[final["kept_epoch"] - 1]
@@ -78,7 +86,7 @@ def test_tuned_model_is_the_mirrored_run_of_the_choice(tuned):
     assert t("tuning.describe_mirrored", acc=percent(final["val_accuracy"]), epoch=final["kept_epoch"],
              epochs=final["epochs_run"], n=final["n_train"], seconds=f"{final['seconds']:.0f}",
              search=percent(meta["tuning"]["best_val_accuracy"]), rate=mirrored_rate_text(final),
-             kept=mirrored_kept_text(final)) in result.stdout
+             kept=mirrored_kept_text(final), copies=mirrored_copies_text(final)) in result.stdout
     assert final["decay"] is True and final["learning_rates"][-1] == pytest.approx(0, abs=1e-12)
     assert test["accuracy"] == pytest.approx(meta["test_accuracy"], abs=1e-6)
     assert t("cli.test_accuracy", acc=f"{100 * test['accuracy']:.1f}%", n=test["n"]) in result.stdout

@@ -9,11 +9,11 @@ import pytest
 from course_utils import config, training
 from course_utils.data import FlowerData, load_flowers
 from course_utils.errors import CourseError
-from course_utils.final_runs import train_mirrored
+from course_utils.final_runs import crop_copies, train_mirrored
 from course_utils.messages import t
 from course_utils.model import build_model, current_depth, unfreeze_last
 from course_utils.recipe import default_loss
-from course_utils.tuning import choice_key, search_fine_tuning
+from course_utils.tuning import choice_key, mirrored_copies_text, search_fine_tuning
 
 SEED = 3
 DEPTHS = (20, 38)
@@ -208,7 +208,7 @@ def test_mirrored_final_run(trained, data):
                                                     rel=1e-6, abs=1e-12)
     curve = independent_run(model, base, flipped, start, 20, 1e-4, 2, cosine=True)
     assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
-    assert "lustrzanych odbiciach" in result.describe()
+    assert final["crops"] == config.TUNE_MIRROR_CROPS and mirrored_copies_text(final) in result.describe()
     assert t("tuning.rate_cosine", lr="1e-4") in result.describe()
     with pytest.raises(CourseError) as err:
         search_fine_tuning(model, base, data, (20,), (1e-4,), verbose=0, augment=True, mirror=True)
@@ -248,6 +248,52 @@ def test_mirrored_run_with_a_constant_rate(trained, data):
     with pytest.raises(CourseError) as err:
         train_mirrored(model, base, data, 20, -1e-4, epochs=1)
     assert str(err.value) == t("training.bad_lr", value=-1e-4)
+
+
+def test_crop_copies_of_whole_photos_are_the_photos_or_their_mirror_images(data):
+    """low=1: every crop is the whole photo, so each copy is exactly the photo or its mirror image, both occur."""
+    photos = data.x_train[:40]
+    copies = crop_copies(photos, seed=5, low=1.0)
+    assert copies.shape == photos.shape and copies.dtype == photos.dtype
+    same = [np.array_equal(c, p) for c, p in zip(copies, photos)]
+    mirrored = [np.array_equal(c, p[:, ::-1]) for c, p in zip(copies, photos)]
+    assert all(a or b for a, b in zip(same, mirrored)) and any(same) and any(mirrored)
+    assert np.array_equal(crop_copies(photos, seed=5, low=1.0), copies)
+
+
+def test_crop_copies_zoom_in_and_mirror_at_random():
+    """On a photo whose brightness grows from left to right, a crop spans a narrower range of values than
+    the photo (it is zoomed in), each row of it runs one way (flipped or not), and both ways occur."""
+    ramp = np.tile(np.linspace(0, 255, 64).round().astype("uint8")[None, :, None], (64, 1, 3))
+    photos = np.stack([ramp] * 30)
+    copies = crop_copies(photos, seed=1, low=0.5).astype(int)
+    spans = copies[:, :, -1, 0] - copies[:, :, 0, 0]  # last minus first column, per row
+    assert np.all(np.abs(spans) < 255) and np.all(np.abs(spans) >= 0.5 * 255 - 6)
+    assert np.all((spans > 0) | (spans < 0)) and (spans[:, 0] > 0).any() and (spans[:, 0] < 0).any()
+    assert all(np.all(np.sign(s) == np.sign(s[0])) for s in spans)  # a whole crop runs one way
+    assert np.array_equal(copies[:, 0], copies[:, -1])  # no vertical flip: every row the same
+    assert not np.array_equal(crop_copies(photos, seed=2, low=0.5), copies.astype("uint8"))
+
+
+def test_mirrored_run_with_crop_copies(trained, data):
+    """crops=1: the training photos, their mirror images and one crop of each, the same run as
+    fine_tune_cached on that copy built here."""
+    model, base, start = trained
+    model.set_weights(start)
+    final = train_mirrored(model, base, data, 20, 1e-4, epochs=1, seed=SEED, decay=False, crops=1)
+    n = len(data.y_train)
+    assert final["crops"] == 1 and final["n_train"] == 3 * n
+    crops = crop_copies(data.x_train, SEED + 1000)
+    copy = dataclasses.replace(
+        data, x_train=np.concatenate([data.x_train, np.flip(data.x_train, axis=2), crops]),
+        y_train=np.tile(data.y_train, 3), names_train=data.names_train * 3)
+    curve = independent_run(model, base, copy, start, 20, 1e-4, 1)
+    assert curve == pytest.approx(final["history"]["val_accuracy"], abs=1e-6)
+    assert mirrored_copies_text(final) == t("tuning.copies_cropped", k=1)
+    for bad in (-1, 1.5, True, "1"):
+        with pytest.raises(CourseError) as err:
+            train_mirrored(model, base, data, 20, 1e-4, epochs=1, crops=bad)
+        assert str(err.value) == t("tuning.bad_crops", value=bad)
 
 
 @pytest.mark.parametrize("depths, rates, key, fields", [

@@ -78,9 +78,10 @@ def crop_copies(photos, seed, low=None):
     boxes[flip] = boxes[flip][:, [0, 3, 2, 1]]  # x1 > x2: crop_and_resize mirrors the crop
     out = np.empty_like(photos)
     for i in range(0, n, 256):  # in chunks: float32 copies of all photos would take 4x their memory
-        crops = tf.image.crop_and_resize(tf.cast(photos[i:i + 256], tf.float32), boxes[i:i + 256],
-                                         tf.range(len(boxes[i:i + 256])), photos.shape[1:3])
-        out[i:i + 256] = np.clip(np.round(crops.numpy()), 0, 255).astype(photos.dtype)
+        rows = slice(i, min(i + 256, n))
+        crops = tf.image.crop_and_resize(tf.cast(photos[rows], tf.float32), boxes[rows],
+                                         tf.range(rows.stop - rows.start), photos.shape[1:3])
+        out[rows] = np.clip(np.round(crops.numpy()), 0, 255).astype(photos.dtype)
     return out
 
 
